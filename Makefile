@@ -1,0 +1,38 @@
+# icesim developer tasks. `make test` works alone on a fresh Debian machine:
+# it installs the Python package (with test extras) and coturn first.
+
+PYTHON ?= python3
+PIP_FLAGS ?= --quiet --disable-pip-version-check --root-user-action=ignore
+PYTEST_FLAGS ?= -q -p no:cacheprovider
+
+# apt-get needs root: use sudo when not root and sudo exists.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
+
+.PHONY: install deps-system test bench clean
+
+install:
+	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[test]'
+	@# pyenv only exposes new console scripts (icesim) through its shims after a rehash.
+	@if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+	@command -v icesim >/dev/null 2>&1 || { \
+	  echo "warning: icesim was installed in $$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'), which is not on PATH" >&2; }
+
+deps-system:
+	@if command -v turnserver >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
+	  echo "error: coturn (turnserver) is missing and installing it needs root or sudo" >&2; exit 1; \
+	fi; \
+	echo "installing coturn (turnserver) with apt-get"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null && \
+	command -v turnserver >/dev/null
+
+test: install deps-system
+	$(PYTHON) -m pytest $(PYTEST_FLAGS)
+
+bench: install
+	icesim bench
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,17 @@
+"""icesim: a browser-faithful WebRTC ICE gathering simulator.
+
+    async for event in icesim.gather(icesim.GatherConfig(...)):
+        print(icesim.to_json_line(event))
+"""
+
+from .config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url
+from .events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, GatherMeta, IceCandidate, to_json_line
+from .gather import gather
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CandidateErrorEvent", "CandidateEvent", "ConfigError", "Faults", "GatherConfig", "GatherMeta",
+    "GatheringStateChange", "IceCandidate", "IceServerUrl", "Interface", "gather", "parse_ice_url",
+    "to_json_line",
+]

@@ -1,0 +1,232 @@
+"""What a page asks of the ICE agent, and what the network around it looks like.
+
+Pure data plus parsers. Every parser raises `ConfigError` naming the option and the
+offending value, so the CLI can print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ADAPTER_TYPES = ("ethernet", "wifi", "cellular", "vpn", "unknown", "loopback")
+BROWSERS = ("chrome", "firefox", "safari")
+
+
+class ConfigError(ValueError):
+    """Bad input: names the field (CLI option) and the value."""
+
+    def __init__(self, field_name: str, value: object, reason: str) -> None:
+        self.field_name = field_name
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid {field_name} {value!r}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class IceServerUrl:
+    """One parsed `urls` entry of an RTCIceServer."""
+
+    scheme: Literal["stun", "stuns", "turn", "turns"]
+    host: str  # a name, or an IP literal without brackets
+    port: int
+    transport: Literal["udp", "tcp"] | None  # TURN only; None = not given in the URL
+    username: str | None = None
+    credential: str | None = None
+
+    @property
+    def is_turn(self) -> bool:
+        return self.scheme in ("turn", "turns")
+
+    @property
+    def relay_protocol(self) -> str:
+        """udp | tcp | tls: how we talk to the TURN server."""
+        if self.scheme == "turns":
+            return "tls"
+        return self.transport or "udp"
+
+    @property
+    def host_literal(self) -> IPAddress | None:
+        try:
+            return ipaddress.ip_address(self.host)
+        except ValueError:
+            return None
+
+
+_URL_RE = re.compile(
+    r"^(?P<scheme>stuns?|turns?):(?P<host>\[[0-9A-Fa-f:.]+\]|[^:?\[\]/@]+)"
+    r"(?::(?P<port>[0-9]+))?(?:\?transport=(?P<transport>[a-zA-Z]+))?$"
+)
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$")
+
+
+def parse_ice_url(
+    text: str,
+    field_name: str = "url",
+    username: str | None = None,
+    credential: str | None = None,
+) -> IceServerUrl:
+    """Parse `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `turns:...`.
+
+    Mirrors the checks Chrome applies in `ParseIceServerUrl` (pc/ice_server_parsing.cc):
+    default ports 3478 / 5349, a query only for TURN, IPv6 literals in brackets.
+    """
+    m = _URL_RE.match(text.strip())
+    if not m:
+        raise ConfigError(field_name, text, "expected stun:HOST[:PORT] or turn:HOST[:PORT][?transport=udp|tcp]")
+    scheme = m.group("scheme")
+    host = m.group("host")
+    if host.startswith("["):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError(field_name, text, "bracketed host is not an IPv6 address") from None
+    elif ":" in host or not (_is_ip(host) or _HOSTNAME_RE.match(host)):
+        raise ConfigError(field_name, text, "host is not a valid name or address")
+    default_port = 5349 if scheme in ("stuns", "turns") else 3478
+    port = int(m.group("port")) if m.group("port") else default_port
+    if not 1 <= port <= 65535:
+        raise ConfigError(field_name, text, "port must be 1-65535")
+    transport = m.group("transport")
+    if transport is not None:
+        transport = transport.lower()
+        if scheme not in ("turn", "turns"):
+            raise ConfigError(field_name, text, "?transport= is only allowed on turn:/turns: URLs")
+        if transport not in ("udp", "tcp"):
+            raise ConfigError(field_name, text, "transport must be udp or tcp")
+        if scheme == "turns" and transport == "udp":
+            raise ConfigError(field_name, text, "turns: runs over TLS/TCP only")
+    if scheme == "stuns":
+        raise ConfigError(field_name, text, "stuns: is not supported by browsers' ICE agents")
+    return IceServerUrl(scheme, host, port, transport, username, credential)  # type: ignore[arg-type]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A network interface as the browser's network manager enumerates it."""
+
+    name: str
+    address: IPAddress
+    adapter_type: str = "unknown"
+    # The interface holding the OS default route for its family: Chrome's any-address
+    # sockets report this address as the host candidate (p2p/client/basic_port_allocator.cc).
+    default: bool = False
+
+    @property
+    def family(self) -> int:
+        return 6 if self.address.version == 6 else 4
+
+
+def parse_interface(text: str, field_name: str = "--interface") -> Interface:
+    """Parse NAME=ADDR[:TYPE] (ADDR may be IPv6; TYPE one of ADAPTER_TYPES)."""
+    name, sep, rest = text.partition("=")
+    if not sep or not name or not rest:
+        raise ConfigError(field_name, text, "expected NAME=ADDR[:TYPE]")
+    adapter = "unknown"
+    addr_text = rest
+    head, colon, tail = rest.rpartition(":")
+    if colon and tail.lower() in ADAPTER_TYPES:
+        addr_text, adapter = head, tail.lower()
+    elif colon and tail.isalpha() and not _is_ip(rest):
+        raise ConfigError(field_name, text, f"adapter type must be one of {', '.join(ADAPTER_TYPES)}")
+    try:
+        address = ipaddress.ip_address(addr_text.strip("[]"))
+    except ValueError:
+        raise ConfigError(field_name, text, "ADDR is not an IP address") from None
+    if address.is_multicast or address.is_unspecified:
+        raise ConfigError(field_name, text, "ADDR must be a unicast interface address")
+    return Interface(name=name, address=address, adapter_type=adapter)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveRule:
+    """`--resolve NAME=ADDR` or `NAME=NXDOMAIN`, like Chromium's --host-resolver-rules MAP."""
+
+    name: str
+    addresses: tuple[IPAddress, ...]  # empty = NXDOMAIN
+
+    @property
+    def nxdomain(self) -> bool:
+        return not self.addresses
+
+
+def parse_resolve(text: str, field_name: str = "--resolve") -> ResolveRule:
+    name, sep, rest = text.partition("=")
+    name = name.strip().rstrip(".").lower()
+    if not sep or not name or not rest:
+        raise ConfigError(field_name, text, "expected NAME=ADDR[,ADDR...] or NAME=NXDOMAIN")
+    if rest.strip().upper() == "NXDOMAIN":
+        return ResolveRule(name, ())
+    addrs = []
+    for part in rest.split(","):
+        try:
+            addrs.append(ipaddress.ip_address(part.strip().strip("[]")))
+        except ValueError:
+            raise ConfigError(field_name, text, f"{part!r} is not an IP address") from None
+    return ResolveRule(name, tuple(addrs))
+
+
+def parse_hostport(text: str, field_name: str) -> tuple[str, int]:
+    """HOST:PORT or [V6]:PORT."""
+    m = re.match(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})$", text)
+    if not m or not 1 <= int(m.group("port")) <= 65535:
+        raise ConfigError(field_name, text, "expected HOST:PORT")
+    host = m.group("v6") or m.group("host")
+    return host, int(m.group("port"))
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """In-process fault injection applied by the FaultyNet seam (icesim/net/faults.py)."""
+
+    block_udp_all: bool = False
+    block_udp: frozenset[tuple[str, int]] = frozenset()  # (host, port) as resolved IP text
+    drop: float = 0.0  # probability each outgoing datagram is lost
+    latency_ms: float = 0.0  # one-way delay added to each outgoing datagram / connect
+    resolve: tuple[ResolveRule, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.block_udp_all or self.block_udp or self.drop or self.latency_ms or self.resolve)
+
+
+@dataclass(slots=True)
+class GatherConfig:
+    """Everything one gather needs. `servers` keeps the page's iceServers order."""
+
+    browser: str = "chrome"
+    servers: list[IceServerUrl] = field(default_factory=list)
+    interfaces: list[Interface] | None = None  # None = the machine's own
+    permission: bool = False  # camera/mic granted: enumerated interfaces, real IPs
+    mdns: bool = True
+    faults: Faults = field(default_factory=Faults)
+    time_scale: float = 1.0
+    timeout_ms: float | None = None  # the page gives up (browser time); None = wait for complete
+    seed: int | None = None
+    sdp_mid: str = "0"
+    sdp_mline_index: int = 0
+
+    def validate(self) -> None:
+        if self.browser.split("@")[0] not in BROWSERS:
+            raise ConfigError("--browser", self.browser, f"must be one of {', '.join(BROWSERS)}")
+        if not (self.time_scale > 0):
+            raise ConfigError("--time-scale", self.time_scale, "must be > 0")
+        if self.timeout_ms is not None and not self.timeout_ms > 0:
+            raise ConfigError("--timeout", self.timeout_ms, "must be > 0")
+        if not 0.0 <= self.faults.drop <= 1.0:
+            raise ConfigError("--drop", self.faults.drop, "must be a probability between 0 and 1")
+        if self.faults.latency_ms < 0:
+            raise ConfigError("--latency", self.faults.latency_ms, "must be >= 0")

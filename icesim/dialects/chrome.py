@@ -1,0 +1,328 @@
+"""Chrome (libwebrtc + Blink) as a page sees it: strings, priorities, foundations, errors, timers.
+
+Sources: shared/reference/browser-ice.md (B1-B7, E) and the Chromium 156 captures in
+shared/captures (S1-S8). Where the two differ the capture wins; comments say which.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+import zlib
+from dataclasses import dataclass
+
+from ..addresses import address_precedence, redact, uri_host
+from ..config import IceServerUrl, Interface, IPAddress
+from ..events import CandidateErrorEvent, IceCandidate
+from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+
+ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+# Type preferences (p2p/base/port.h). Relay UDP became 3 in Jan 2026 (upstream #46752);
+# the captures confirm: relay UDP 50339839 = 3<<24 | 31<<8 | 255.
+TYPE_PREF_HOST_UDP = 126
+TYPE_PREF_SRFLX = 100
+TYPE_PREF_HOST_TCP = 90
+TYPE_PREF_RELAY = {"udp": 3, "tcp": 1, "tls": 0}
+
+# Network ranking order (rtc_base/network.cc SortNetworks: adapter enum, lower first).
+ADAPTER_ORDER = {"unknown": 0, "ethernet": 1, "wifi": 2, "cellular": 4, "vpn": 8, "loopback": 16, "any": 32}
+
+# network-cost (rtc_base/network_constants.h). VPN: libwebrtc uses the underlying adapter's
+# cost; Linux reports no underlying type, so it is "unknown" (50).
+NETWORK_COST = {"ethernet": 0, "loopback": 0, "wifi": 10, "unknown": 50, "cellular": 900, "vpn": 50, "any": 999}
+
+# TURN server ports Chrome refuses to allocate on (p2p/base/turn_port.cc AllowedTurnPort) [code].
+ALLOWED_LOW_TURN_PORTS = frozenset({53, 80, 443})
+
+ERROR_TEXTS = {
+    # p2p/base/stun_port.cc; captures S5 (timeout) and README (host lookup, per family).
+    ("stun", "dns"): (701, "STUN host lookup received error."),
+    ("stun", "timeout"): (701, "STUN binding request timed out."),
+    ("stun", "no_code"): (600, "STUN binding response with no error code attribute."),
+    # p2p/base/turn_port.cc; captures S7 ("Unauthorized." with the full stop) and README.
+    ("turn", "dns"): (701, "TURN host lookup received error."),
+    ("turn", "timeout"): (701, "TURN allocate request timed out."),
+    ("turn", "connect_failed"): (701, "Failed to establish connection"),
+    ("turn", "socket_failed"): (701, "Failed to create TURN client socket."),
+    ("turn", "missing_credentials"): (401, "Missing TURN server credentials."),
+    ("turn", "unauthorized"): (401, "Unauthorized."),
+    ("turn", "mismatch"): (437, "Maximum retries reached for allocation mismatch."),
+    ("turn", "disallowed_port"): (500, "Attempt to start allocation to a disallowed port."),
+    ("turn", "other"): (0, "TURN allocate error."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChromeTimers:
+    """Browser-time constants, measured in the Chromium 156 captures unless noted."""
+
+    # setLocalDescription -> "gathering": 19-41 ms after the page's t0 in S1-S8.
+    gathering_after_ms: tuple[float, float] = (19.0, 41.0)
+    # Allocation phases (p2p/client/basic_port_allocator.cc kAllocatorStepDelay = 50 ms).
+    relay_phase_ms: float = 50.0
+    tcp_phase_ms: float = 100.0
+    # "complete" 121-142 ms after "gathering" when nothing is pending (S1, S2, S3a, S3d, S7).
+    sequences_done_ms: tuple[float, float] = (120.0, 130.0)
+    # After the last port finishes: ~4 ms after a 701 (S5); ~60 ms after a TURN relay (S8).
+    complete_after_port_ms: tuple[float, float] = (3.0, 5.0)
+    complete_after_relay_ms: tuple[float, float] = (55.0, 65.0)
+    null_after_complete_ms: tuple[float, float] = (0.2, 1.0)
+    # mDNS name registration delays the host candidate (S7: srflx 9 ms before its host).
+    mdns_register_ms: tuple[float, float] = (1.0, 12.0)
+    # STUN retransmissions (p2p/base/stun_request.cc): RTO 250 ms doubling, cap 8 s, 9 sends.
+    rto_ms: float = 250.0
+    rto_cap_ms: float = 8000.0
+    sends: int = 9
+    # Timer slack per retransmission: S5 gaps 257, 516, 1013, 2017, 4017, 8014, 8015, 8016 and
+    # the 701 39.87 s after the first send (nominal 39.75 s).
+    timer_late_ms: tuple[float, float] = (10.0, 18.0)
+    # TURN allocate 701 follows the STUN 701 by ~50-60 ms (relay phase start).
+
+
+class ChromeDialect:
+    """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156."""
+
+    name = "chrome"
+
+    def __init__(self, version: int = 156, timers: ChromeTimers | None = None) -> None:
+        self.version = version
+        self.timers = timers or ChromeTimers()
+
+    # --- identity ---------------------------------------------------------------------
+    def new_identity(self, rng: random.Random) -> GatherIdentity:
+        """ufrag 4 and pwd 24 ICE chars (p2p/base/p2p_constants.h); 64-bit tiebreaker."""
+        ufrag = "".join(rng.choice(ICE_CHARS) for _ in range(4))
+        pwd = "".join(rng.choice(ICE_CHARS) for _ in range(24))
+        return GatherIdentity(ufrag=ufrag, pwd=pwd, tiebreaker=rng.getrandbits(64), rng=rng)
+
+    def mdns_name(self, ident: GatherIdentity, ip: IPAddress) -> str:
+        """A lowercase UUIDv4 + ".local", stable per IP within a connection (B5) [code]."""
+        key = str(ip)
+        if key not in ident.mdns_names:
+            ident.mdns_names[key] = f"{uuid.UUID(int=ident.rng.getrandbits(128), version=4)}.local"
+        return ident.mdns_names[key]
+
+    # --- socket model -----------------------------------------------------------------
+    def plan_networks(self, interfaces: list[Interface], permission: bool) -> list[NetworkPlan]:
+        if permission:
+            return self._enumerated_networks(interfaces)
+        return self._any_address_networks(interfaces)
+
+    def _any_address_networks(self, interfaces: list[Interface]) -> list[NetworkPlan]:
+        """Without permission: one 0.0.0.0 and one :: socket (B5); the host candidate shows the
+        OS default address of that family, or is not signalled when the family has none."""
+        plans = []
+        for family, bind in ((4, "0.0.0.0"), (6, "::")):
+            default = _default_address(interfaces, family)
+            plans.append(NetworkPlan(
+                key=f"any{family}", family=family, bind_address=bind, host_address=default,
+                adapter_type="any", network_id=0, network_cost=NETWORK_COST["any"],
+                preference=0, any_address=True,
+            ))
+        return plans
+
+    def _enumerated_networks(self, interfaces: list[Interface]) -> list[NetworkPlan]:
+        """With permission: every non-loopback, non-link-local interface, ranked 127, 126, ...
+        (rtc_base/network.cc SortNetworks); network ids in discovery order from 1."""
+        usable = [
+            i for i in interfaces
+            if i.adapter_type != "loopback" and not i.address.is_loopback and not i.address.is_link_local
+        ]
+        ids = {i: n for n, i in enumerate(usable, start=1)}
+        ranked = sorted(
+            usable,
+            key=lambda i: (ADAPTER_ORDER.get(i.adapter_type, 0), -address_precedence(i.address), f"{i.name}%{i.address}"),
+        )
+        plans = []
+        for rank, iface in enumerate(ranked):
+            plans.append(NetworkPlan(
+                key=f"{iface.name}%{iface.address}", family=iface.family, bind_address=str(iface.address),
+                host_address=iface.address, adapter_type=iface.adapter_type, network_id=ids[iface],
+                network_cost=NETWORK_COST.get(iface.adapter_type, 50), preference=max(127 - rank, 0),
+                any_address=False, tcp_active=True,
+            ))
+        return plans
+
+    def stun_servers(self, servers: list[IceServerUrl]) -> list[IceServerUrl]:
+        """STUN set = STUN URLs plus every UDP TURN server (captures S7/S8), deduplicated by
+        host:port as libwebrtc's ServerAddresses set does."""
+        seen: dict[tuple[str, int], IceServerUrl] = {}
+        for s in servers:
+            if s.scheme == "stun" or (s.scheme == "turn" and s.relay_protocol == "udp"):
+                seen.setdefault((s.host.lower(), s.port), s)
+        return list(seen.values())
+
+    # --- priorities and foundations -----------------------------------------------------
+    @staticmethod
+    def priority(type_pref: int, net: NetworkPlan, addr: IPAddress, relay_pref: int = 0, component: int = 1) -> int:
+        """(type << 24) | (local << 8) | (256 - component); local = ((rank << 8) | precedence) + relay
+        (api/candidate.cc GetPriority; precedence of the candidate's own address)."""
+        local = ((net.preference << 8) | address_precedence(addr)) + relay_pref
+        return (type_pref << 24) | (local << 8) | (256 - component)
+
+    @staticmethod
+    def foundation(ident: GatherIdentity, type_name: str, base_ip: str, protocol: str, relay_protocol: str = "") -> str:
+        """CRC32 of type + base IP + protocol + relay protocol + tiebreaker (p2p/base/port.cc
+        ComputeFoundation, random per connection since upstream #38485)."""
+        text = f"{type_name}{base_ip}{protocol}{relay_protocol}{ident.tiebreaker}"
+        return str(zlib.crc32(text.encode()))
+
+    # --- candidates -------------------------------------------------------------------
+    def _build(
+        self, ident: GatherIdentity, net: NetworkPlan, *, foundation: str, protocol: str, priority: int,
+        address: str, port: int, type_: str, raddr: tuple[str, int] | None, tcptype: str | None,
+        url: str, relay_protocol: str | None, mid: str, mline: int,
+    ) -> IceCandidate:
+        """BuildCandidate grammar (B1): ufrag after generation; network-id/cost only when > 0."""
+        parts = [f"candidate:{foundation} 1 {protocol} {priority} {address} {port} typ {type_}"]
+        if raddr is not None:
+            parts.append(f"raddr {raddr[0]} rport {raddr[1]}")
+        if tcptype:
+            parts.append(f"tcptype {tcptype}")
+        parts.append(f"generation 0 ufrag {ident.ufrag}")
+        if net.network_id > 0:
+            parts.append(f"network-id {net.network_id}")
+        if net.network_cost > 0:
+            parts.append(f"network-cost {net.network_cost}")
+        return IceCandidate(
+            candidate=" ".join(parts), sdpMid=mid, sdpMLineIndex=mline, foundation=foundation,
+            component="rtp", priority=priority,
+            # Blink brackets IPv6 in the attribute, not in the string (capture S2).
+            address=uri_host(address), protocol=protocol, port=port, type=type_, tcpType=tcptype,
+            relatedAddress=None if raddr is None else uri_host(raddr[0]),
+            relatedPort=None if raddr is None else raddr[1],
+            usernameFragment=ident.ufrag, relayProtocol=relay_protocol, url=url,
+        )
+
+    def host_candidate(self, ident, net, port, mdns, mid, mline):
+        if net.host_address is None:
+            return None  # an any-address socket with no default address is not signalled
+        ip = net.host_address
+        prio = self.priority(TYPE_PREF_HOST_UDP, net, ip)
+        address = self.mdns_name(ident, ip) if mdns and net.any_address else str(ip)
+        found = self.foundation(ident, "host", net.bind_address, "udp")
+        return self._build(
+            ident, net, foundation=found, protocol="udp", priority=prio, address=address, port=port,
+            type_="host", raddr=None, tcptype=None, url="", relay_protocol=None, mid=mid, mline=mline,
+        )
+
+    def tcp_active_candidate(self, ident, net, mdns, mid, mline):
+        """TCP active host candidates on port 9, enumerated networks only (B1)."""
+        if not net.tcp_active or net.host_address is None:
+            return None
+        ip = net.host_address
+        prio = self.priority(TYPE_PREF_HOST_TCP, net, ip)
+        found = self.foundation(ident, "host", str(ip), "tcp")
+        return self._build(
+            ident, net, foundation=found, protocol="tcp", priority=prio, address=str(ip), port=9,
+            type_="host", raddr=None, tcptype="active", url="", relay_protocol=None, mid=mid, mline=mline,
+        )
+
+    def srflx_related(self, net: NetworkPlan, port: int, mdns: bool) -> tuple[str, int]:
+        """raddr is masked to 0.0.0.0/:: rport 0 under mDNS obfuscation (B5, captures S3a/S7);
+        otherwise the base: the default local address for an any-address socket [code]."""
+        if mdns and net.any_address:
+            return ("0.0.0.0" if net.family == 4 else "::", 0)
+        base = net.host_address if net.host_address is not None else net.bind_address
+        return (str(base), port)
+
+    def srflx_candidate(self, ident, net, port, mapped, server, mdns, mid, mline):
+        ip = _ip(mapped[0])
+        prio = self.priority(TYPE_PREF_SRFLX, net, ip)
+        found = self.foundation(ident, "srflx", net.bind_address, "udp")
+        return self._build(
+            ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=mapped[1],
+            type_="srflx", raddr=self.srflx_related(net, port, mdns), tcptype=None,
+            url=self.stun_url(server), relay_protocol=None, mid=mid, mline=mline,
+        )
+
+    def relay_candidate(self, ident, net, relayed, mapped, server, relay_preference, mid, mline):
+        ip = _ip(relayed[0])
+        proto = server.relay_protocol
+        prio = self.priority(TYPE_PREF_RELAY[proto], net, ip, relay_pref=relay_preference)
+        found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        return self._build(
+            ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
+            # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
+            type_="relay", raddr=(str(_ip(mapped[0])), mapped[1]), tcptype=None, url=self.turn_url(server),
+            # Capture S8: relayProtocol is null for a UDP relay, "tcp" for TCP.
+            relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
+        )
+
+    @staticmethod
+    def relay_preferences(turn_count: int) -> list[int]:
+        """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1)."""
+        return list(range(turn_count, 0, -1))
+
+    # --- URLs and errors --------------------------------------------------------------
+    @staticmethod
+    def stun_url(server: IceServerUrl) -> str:
+        return f"stun:{uri_host(server.host)}:{server.port}"
+
+    @staticmethod
+    def turn_url(server: IceServerUrl) -> str:
+        transport = "udp" if server.relay_protocol == "udp" else "tcp"
+        return f"{server.scheme}:{uri_host(server.host)}:{server.port}?transport={transport}"
+
+    def _error(self, t, net, port, url, code, text, clear_address=False) -> CandidateErrorEvent:
+        """Address redacted (0.0.0.x, [0:0:0:x:x:x:x:x]) with the socket's port; hostCandidate
+        "address:port" (captures S5/S7). TURN over TCP to a private server: address/port
+        cleared, hostCandidate ":0" (p2p/base/turn_port.cc OnAllocateError, captures README)."""
+        if clear_address or port == 0:
+            return CandidateErrorEvent(t=t, address=None, port=None, url=url, errorCode=code, errorText=text, hostCandidate=":0")
+        ip = _ip(net.bind_address)
+        address = redact(ip)
+        return CandidateErrorEvent(
+            t=t, address=address, port=port, url=url, errorCode=code, errorText=text,
+            hostCandidate=f"{address}:{port}",
+        )
+
+    def stun_error(self, t, net, port, server, kind, code=None, reason=None):
+        if kind == "response":
+            if code is None:
+                code, reason = ERROR_TEXTS[("stun", "no_code")]
+            return self._error(t, net, port, self.stun_url(server), code, reason or "")
+        code, text = ERROR_TEXTS[("stun", kind)]
+        return self._error(t, net, port, self.stun_url(server), code, text)
+
+    def turn_error(self, t, net, port, server, kind, code=None, reason=None):
+        base_code, text = ERROR_TEXTS[("turn", kind)]
+        clear = server.relay_protocol != "udp" and _server_is_private(server)
+        return self._error(t, net, port, self.turn_url(server), code or base_code, text, clear_address=clear)
+
+    @staticmethod
+    def turn_port_allowed(port: int) -> bool:
+        return port >= 1024 or port in ALLOWED_LOW_TURN_PORTS
+
+    # --- timers -----------------------------------------------------------------------
+    def retransmit_schedule(self, rng: random.Random) -> RetransmitSchedule:
+        """Send times and give-up time, nominal RTOs plus the timer slack seen in capture S5."""
+        t, rto, offsets = 0.0, self.timers.rto_ms, [0.0]
+        lo, hi = self.timers.timer_late_ms
+        for _ in range(self.timers.sends):
+            t += rto + rng.uniform(lo, hi)
+            offsets.append(t)
+            rto = min(rto * 2, self.timers.rto_cap_ms)
+        # The last "send" slot is the give-up time: 9 sends, then one more RTO of waiting.
+        return RetransmitSchedule(send_offsets_ms=tuple(offsets[:-1]), timeout_ms=offsets[-1])
+
+
+def _ip(text: str) -> IPAddress:
+    import ipaddress
+
+    return ipaddress.ip_address(text.strip("[]").split("%")[0])
+
+
+def _default_address(interfaces: list[Interface], family: int) -> IPAddress | None:
+    candidates = [i for i in interfaces if i.family == family and not i.address.is_loopback and not i.address.is_link_local]
+    for i in candidates:
+        if i.default:
+            return i.address
+    return candidates[0].address if candidates else None
+
+
+def _server_is_private(server: IceServerUrl) -> bool:
+    ip = server.host_literal
+    # A name is resolved later; Chrome checks the resolved address. Loopback/private count.
+    return ip is None or ip.is_private or ip.is_loopback

@@ -1,0 +1,198 @@
+"""The gathering engine: the one place that does I/O. It asks the dialect what a browser would do,
+runs it on real sockets through the Net seam, and yields the page's event stream in order.
+
+Per network (pion/ice gather.go style): bind the UDP socket -> host candidate; srflx per STUN
+server; at the relay phase a TURN allocation per server; at the TCP phase TCP active host
+candidates (enumerated networks). "complete" when every port is done and the allocation
+sequences have run out of phases (p2p/client/basic_port_allocator.cc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import random
+from typing import AsyncIterator
+
+import structlog
+
+from ..clock import OrderedEmitter, Timeline
+from ..config import GatherConfig, IceServerUrl
+from ..dialects import get_dialect
+from ..dialects.base import NetworkPlan
+from ..events import CandidateEvent, Event, GatheringStateChange, GatherMeta
+from ..interfaces import machine_interfaces
+from ..net import FaultyNet, GatherResolver, Net, RealNet
+from .ports import UdpPort
+from .relay import gather_relay, release_allocation
+from .session import GatherSession
+from .srflx import gather_srflx
+
+log = structlog.get_logger(__name__)
+
+# Released events are checked at least this often (real seconds) while tasks run.
+_POLL_S = 0.05
+
+
+async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[Event]:
+    """Gather like a browser page would and yield its events: a `meta` line first, then
+    icegatheringstatechange / icecandidate / icecandidateerror in browser-time order.
+
+    `net` is the network seam (default: the machine's sockets, wrapped with the config's
+    faults). The stream ends after the null candidate, or at the page's timeout.
+    """
+    config.validate()
+    dialect = get_dialect(config.browser)
+    seed_rng = random.Random(config.seed)
+    ident = dialect.new_identity(random.Random(seed_rng.getrandbits(64)))
+    timing_rng = random.Random(seed_rng.getrandbits(64))
+    base_net: Net = net or RealNet()
+    if config.faults.active:
+        base_net = FaultyNet(base_net, config.faults, random.Random(seed_rng.getrandbits(64)))
+    emitter = OrderedEmitter(config.time_scale)
+    session = GatherSession(
+        dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
+        timing_rng=timing_rng, mdns=config.mdns and not config.permission,
+        mid=config.sdp_mid, mline=config.sdp_mline_index,
+    )
+    session.mdns_delay = session.jitter(dialect.timers.mdns_register_ms)
+    interfaces = list(config.interfaces) if config.interfaces is not None else list(machine_interfaces())
+    yield GatherMeta(
+        browser=f"{dialect.name}@{dialect.version}", time_scale=config.time_scale, seed=config.seed,
+        servers=tuple(_url_text(s) for s in config.servers),
+    )
+
+    main = emitter.timeline(0.0)
+    t_gathering = session.jitter(dialect.timers.gathering_after_ms)
+    main.advance_to(t_gathering)
+    session.emit(GatheringStateChange(t=t_gathering, state="gathering"))
+    deadline: Timeline | None = None
+    if config.timeout_ms is not None:
+        deadline = emitter.timeline(0.0)
+    runner = asyncio.ensure_future(_run(session, config, interfaces, main))
+    deadline_task = asyncio.ensure_future(deadline.sleep_until(config.timeout_ms)) if deadline else None
+    try:
+        while True:
+            for event in emitter.ready():
+                if config.timeout_ms is not None and event.t > config.timeout_ms:
+                    log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
+                    return
+                yield event
+            if runner.done() and emitter.pending == 0:
+                runner.result()  # surface engine bugs
+                return
+            if runner.done() and deadline is not None:
+                deadline.close()
+            await emitter.wait(_POLL_S)
+    finally:
+        for task in (runner, deadline_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        _cleanup(session)
+
+
+def _url_text(s: IceServerUrl) -> str:
+    host = f"[{s.host}]" if ":" in s.host else s.host
+    query = f"?transport={s.transport}" if s.transport else ""
+    return f"{s.scheme}:{host}:{s.port}{query}"
+
+
+async def _run(session: GatherSession, config: GatherConfig, interfaces, main: Timeline) -> None:
+    d = session.dialect
+    plans = d.plan_networks(interfaces, config.permission)
+    stun_servers = d.stun_servers(config.servers)
+    turn_servers = [s for s in config.servers if s.is_turn]
+    prefs = d.relay_preferences(len(turn_servers))
+    start = main.now()
+    sequences = [
+        asyncio.ensure_future(_sequence(session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs))))
+        for i, plan in enumerate(plans)
+    ]
+    seq_done = start + session.jitter(d.timers.sequences_done_ms)
+    await main.sleep_until(seq_done)
+    main.close()  # parked: the remaining events are computed, not waited for
+    ends = [end for result in await asyncio.gather(*sequences) for end in result]
+    t_complete = seq_done
+    for t_end, kind in ends:
+        after = d.timers.complete_after_relay_ms if kind == "relay" else d.timers.complete_after_port_ms
+        t_complete = max(t_complete, t_end + session.jitter(after))
+    session.emit(GatheringStateChange(t=t_complete, state="complete"))
+    t_null = t_complete + session.jitter(d.timers.null_after_complete_ms)
+    session.emit(CandidateEvent(t=t_null, candidate=None))
+
+
+async def _bind(session: GatherSession, plan: NetworkPlan) -> UdpPort | None:
+    try:
+        sock = await session.net.bind_udp(plan.bind_address, 0)
+    except OSError as exc:
+        if plan.any_address:
+            log.info("gather.family_unavailable", network=plan.key, error=str(exc))
+            return None
+        if exc.errno != errno.EADDRNOTAVAIL:
+            raise
+        # A configured interface this machine does not have: keep its socket on the any
+        # address so the gather still runs, and report the configured address.
+        log.info("gather.virtual_interface", network=plan.key)
+        sock = await session.net.bind_udp("0.0.0.0" if plan.family == 4 else "::", 0)
+    port = UdpPort(plan, sock)
+    session.ports.append(port)
+    return port
+
+
+async def _sequence(
+    session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
+    stun_servers: list[IceServerUrl], turns: list[tuple[IceServerUrl, int]],
+) -> list[tuple[float, str]]:
+    """One network's allocation sequence. Returns (browser time, kind) of each port's end."""
+    d = session.dialect
+    start = tl.now()
+    port = await _bind(session, plan)
+    if port is None:
+        tl.close()
+        return []
+    ends: list[tuple[float, str]] = []
+
+    async def step(coro_factory, child: Timeline) -> None:
+        with child:
+            kind = await coro_factory(child)
+            if kind != "skipped":
+                ends.append((child.now(), kind))
+
+    tasks = [
+        asyncio.ensure_future(step(lambda c, s=s: gather_srflx(session, port, s, c), tl.fork()))
+        for s in stun_servers
+    ]
+    host = d.host_candidate(session.ident, plan, port.port, session.mdns, session.mid, session.mline)
+    if host is not None:
+        if session.mdns and plan.any_address:
+            # The mDNS name registration delays the host candidate (captures: srflx may precede
+            # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
+            await tl.sleep(session.mdns_delay + index * session.jitter((0.3, 1.5)))
+        session.emit_candidate(tl.now(), host)
+        ends.append((tl.now(), "host"))
+    if turns:
+        await tl.sleep_until(start + d.timers.relay_phase_ms)
+        tasks += [
+            asyncio.ensure_future(step(lambda c, s=s, p=p: gather_relay(session, port, s, p, c), tl.fork()))
+            for s, p in turns
+        ]
+    tcp = d.tcp_active_candidate(session.ident, plan, session.mdns, session.mid, session.mline)
+    if tcp is not None:
+        await tl.sleep_until(start + d.timers.tcp_phase_ms)
+        session.emit_candidate(tl.now(), tcp)
+    tl.close()
+    await asyncio.gather(*tasks)
+    return ends
+
+
+def _cleanup(session: GatherSession) -> None:
+    for alloc in session.allocations:
+        release_allocation(*alloc)
+    for port in session.ports:
+        port.close()
+    for stream in session.streams:
+        stream.close()
+    session.resolver.close()

@@ -1,0 +1,52 @@
+"""The UDP socket a browser opens per network, shared by host, srflx and TURN/UDP (libwebrtc's
+shared-socket mode: capture S8 shows relay rport = host port), with a STUN demultiplexer."""
+
+from __future__ import annotations
+
+import structlog
+from aioice import stun
+
+from ..dialects.base import NetworkPlan
+from ..net import UdpSocket
+from ..stun_transaction import StunTransaction
+
+log = structlog.get_logger(__name__)
+
+STUN_COOKIE = b"\x21\x12\xa4\x42"
+
+
+class UdpPort:
+    """One bound socket on one planned network. Unknown or malformed datagrams are dropped."""
+
+    def __init__(self, plan: NetworkPlan, sock: UdpSocket) -> None:
+        self.plan = plan
+        self.sock = sock
+        self.port = sock.local_address[1]
+        self.transactions: dict[bytes, StunTransaction] = {}
+        self.mapped_seen: set[tuple[str, int]] = set()
+        self.dropped = 0
+        sock.set_receiver(self._on_datagram)
+
+    def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        # Cheap checks first: hostile floods must cost little (issue: 100k garbage datagrams).
+        if len(data) < 20 or data[4:8] != STUN_COOKIE or data[0] & 0xC0:
+            self.dropped += 1
+            return
+        txn = self.transactions.get(data[8:20])
+        if txn is None:
+            self.dropped += 1
+            return
+        try:
+            message = stun.parse_message(data)
+        except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
+            self.dropped += 1
+            return
+        txn.response_received(message)
+
+    def send_to(self, addr: tuple[str, int]):
+        return lambda data: self.sock.sendto(data, addr)
+
+    def close(self) -> None:
+        for txn in self.transactions.values():
+            txn.cancel()
+        self.sock.close()

@@ -1,0 +1,167 @@
+"""Relay candidates: a TURN Allocate per (network, TURN server) over UDP (on the shared socket),
+TCP or TLS, with the browser's auth dance and error texts (p2p/base/turn_port.cc).
+
+Messages and the long-term-credential key come from aioice.stun / aioice.turn; the
+transaction timing is the browser's (StunTransaction)."""
+
+from __future__ import annotations
+
+import ssl
+import struct
+from typing import TYPE_CHECKING
+
+from aioice import stun
+from aioice.turn import UDP_TRANSPORT, make_integrity_key
+
+from ..clock import Timeline
+from ..config import IceServerUrl
+from ..net import ResolveError, TcpStream
+from ..stun_transaction import StunTimeout, StunTransaction
+from .ports import UdpPort
+from .srflx import server_address
+
+if TYPE_CHECKING:
+    from .session import GatherSession
+
+MAX_AUTH_ROUNDS = 3  # 401 then 438 stale-nonce retries; Chrome gives up after a few [code]
+
+
+class TcpStunChannel:
+    """STUN framed on a TCP/TLS stream (RFC 5389 s7.2.2: messages back to back)."""
+
+    def __init__(self, stream: TcpStream) -> None:
+        self.stream = stream
+        self.transactions: dict[bytes, StunTransaction] = {}
+        self.closed = False
+        self._buf = b""
+        stream.set_receiver(self._on_data, self._on_closed)
+
+    def _on_data(self, data: bytes) -> None:
+        self._buf += data
+        while len(self._buf) >= 20:
+            (length,) = struct.unpack("!H", self._buf[2:4])
+            if len(self._buf) < 20 + length:
+                return
+            frame, self._buf = self._buf[: 20 + length], self._buf[20 + length:]
+            txn = self.transactions.get(frame[8:20])
+            if txn is None:
+                continue
+            try:
+                txn.response_received(stun.parse_message(frame))
+            except Exception:
+                continue
+
+    def _on_closed(self, exc: Exception | None) -> None:
+        self.closed = True
+
+    def send(self, data: bytes) -> None:
+        self.stream.write(data)
+
+
+async def gather_relay(
+    session: "GatherSession", port: UdpPort, server: IceServerUrl, relay_pref: int, tl: Timeline
+) -> str:
+    """Returns ok | skipped | error, and the kind of the last step for completion timing."""
+    d = session.dialect
+    if not d.turn_port_allowed(server.port):
+        session.emit(d.turn_error(tl.now(), port.plan, port.port, server, "disallowed_port"))
+        return "error"
+    try:
+        addr = await server_address(session, port.plan.family, server)
+    except ResolveError:
+        session.emit(d.turn_error(tl.now(), port.plan, port.port, server, "dns"))
+        return "error"
+    if addr is None:
+        return "skipped"
+
+    channel: TcpStunChannel | None = None
+    local_port = port.port
+    if server.relay_protocol == "udp":
+        send, table = port.send_to(addr), port.transactions
+    else:
+        ctx = None
+        if server.relay_protocol == "tls":
+            ctx = ssl.create_default_context()
+            if session.config_insecure_tls:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+        try:
+            stream = await session.net.connect_tcp(addr, ctx, server.host)
+        except (OSError, ssl.SSLError):
+            session.emit(d.turn_error(tl.now(), port.plan, 0, server, "connect_failed"))
+            return "error"
+        session.streams.append(stream)
+        channel = TcpStunChannel(stream)
+        send, table = channel.send, channel.transactions
+        local_port = stream.local_address[1]
+
+    attrs = {"REQUESTED-TRANSPORT": UDP_TRANSPORT}
+    key: bytes | None = None
+    nonce: bytes | None = None
+    realm: str | None = None
+    username, password = server.username or "", server.credential or ""
+    for _ in range(MAX_AUTH_ROUNDS):
+        request = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes=dict(attrs))
+        if key is not None:
+            request.attributes.update({"USERNAME": username, "REALM": realm, "NONCE": nonce})
+            request.add_message_integrity(key)
+        txn = StunTransaction(request, send, session.schedule(), tl, reliable=channel is not None)
+        table[txn.transaction_id] = txn
+        try:
+            result = await txn.run()
+        except StunTimeout as exc:
+            kind = "connect_failed" if channel is not None and channel.closed else "timeout"
+            session.emit(d.turn_error(exc.t, port.plan, local_port, server, kind))
+            return "error"
+        finally:
+            table.pop(txn.transaction_id, None)
+        msg = result.message
+        if msg.message_class == stun.Class.RESPONSE:
+            relayed = msg.attributes.get("XOR-RELAYED-ADDRESS")
+            mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
+            if relayed is None:
+                session.emit(d.turn_error(result.t, port.plan, local_port, server, "other", 600))
+                return "error"
+            session.allocations.append((send, request, key, username, realm, nonce))
+            cand = d.relay_candidate(
+                session.ident, port.plan, relayed, mapped, server, relay_pref, session.mid, session.mline
+            )
+            session.emit_candidate(result.t, cand)
+            return "relay"
+        code = msg.error_code
+        if code in (401, 438) and "NONCE" in msg.attributes:
+            if not username or not password:
+                session.emit(d.turn_error(result.t, port.plan, local_port, server, "missing_credentials"))
+                return "error"
+            if code == 401 and key is not None:
+                session.emit(d.turn_error(result.t, port.plan, local_port, server, "unauthorized"))
+                return "error"
+            nonce = msg.attributes["NONCE"]
+            realm = msg.attributes.get("REALM", realm)
+            if realm is None:
+                break
+            key = make_integrity_key(username, realm, password)
+            continue
+        if code == 401:
+            session.emit(d.turn_error(result.t, port.plan, local_port, server, "unauthorized"))
+            return "error"
+        if code == 437:
+            session.emit(d.turn_error(result.t, port.plan, local_port, server, "mismatch"))
+            return "error"
+        session.emit(d.turn_error(result.t, port.plan, local_port, server, "other", code or 600))
+        return "error"
+    session.emit(d.turn_error(tl.now(), port.plan, local_port, server, "unauthorized"))
+    return "error"
+
+
+def release_allocation(send, request: stun.Message, key, username, realm, nonce) -> None:
+    """Best effort Refresh(lifetime 0) so a server is not left holding allocations
+    (datasets make thousands). Fire and forget: the gather is already over."""
+    refresh = stun.Message(stun.Method.REFRESH, stun.Class.REQUEST, attributes={"LIFETIME": 0})
+    if key is not None:
+        refresh.attributes.update({"USERNAME": username, "REALM": realm, "NONCE": nonce})
+        refresh.add_message_integrity(key)
+    try:
+        send(bytes(refresh))
+    except Exception:
+        pass

@@ -1,0 +1,44 @@
+"""Per-gather state shared by the gathering steps: identity, sockets, emitter, resolver."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import OrderedEmitter
+from ..dialects.base import GatherIdentity, RetransmitSchedule
+from ..dialects.chrome import ChromeDialect
+from ..events import CandidateEvent, IceCandidate
+from ..net import GatherResolver, Net, TcpStream
+from .ports import UdpPort
+
+
+@dataclass(slots=True)
+class GatherSession:
+    dialect: ChromeDialect
+    ident: GatherIdentity
+    emitter: OrderedEmitter
+    net: Net
+    resolver: GatherResolver
+    timing_rng: random.Random
+    mdns: bool
+    mid: str = "0"
+    mline: int = 0
+    config_insecure_tls: bool = False
+    mdns_delay: float = 0.0
+    ports: list[UdpPort] = field(default_factory=list)
+    streams: list[TcpStream] = field(default_factory=list)
+    allocations: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def schedule(self) -> RetransmitSchedule:
+        return self.dialect.retransmit_schedule(self.timing_rng)
+
+    def jitter(self, bounds: tuple[float, float]) -> float:
+        return self.timing_rng.uniform(*bounds)
+
+    def emit(self, event: Any) -> None:
+        self.emitter.push(event.t, event)
+
+    def emit_candidate(self, t: float, cand: IceCandidate) -> None:
+        self.emitter.push(t, CandidateEvent(t=t, candidate=cand))

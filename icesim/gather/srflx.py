@@ -1,0 +1,71 @@
+"""Server-reflexive candidates: one STUN binding per (socket, STUN server), errors as the browser
+reports them (p2p/base/stun_port.cc)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aioice import stun
+
+from ..clock import Timeline
+from ..config import IceServerUrl
+from ..net import ResolveError
+from ..stun_transaction import StunTimeout, StunTransaction
+from .ports import UdpPort
+
+if TYPE_CHECKING:
+    from .session import GatherSession
+
+
+async def server_address(
+    session: "GatherSession", port_family: int, server: IceServerUrl
+) -> tuple[str, int] | None:
+    """The server's address for a socket of `port_family`; None = skip silently (an IP literal of
+    the other family: captures README "An IPv6 socket skips an IPv4-literal server").
+    Raises ResolveError when a name has no address of the family."""
+    literal = server.host_literal
+    if literal is not None:
+        return (str(literal), server.port) if literal.version == port_family else None
+    addrs = await session.resolver.resolve(server.host, port_family)
+    return (addrs[0], server.port)
+
+
+async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline) -> str:
+    """Returns how the port ended for this server: ok | skipped | error."""
+    try:
+        addr = await server_address(session, port.plan.family, server)
+    except ResolveError:
+        session.emit(session.dialect.stun_error(tl.now(), port.plan, port.port, server, "dns"))
+        return "error"
+    if addr is None:
+        return "skipped"
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    txn = StunTransaction(request, port.send_to(addr), session.schedule(), tl)
+    port.transactions[txn.transaction_id] = txn
+    try:
+        result = await txn.run()
+    except StunTimeout as exc:
+        session.emit(session.dialect.stun_error(exc.t, port.plan, port.port, server, "timeout"))
+        return "error"
+    finally:
+        port.transactions.pop(txn.transaction_id, None)
+    message = result.message
+    if message.message_class == stun.Class.ERROR:
+        code, reason = message.attributes.get("ERROR-CODE", (None, None))
+        session.emit(session.dialect.stun_error(result.t, port.plan, port.port, server, "response", code, reason))
+        return "error"
+    mapped = message.attributes.get("XOR-MAPPED-ADDRESS") or message.attributes.get("MAPPED-ADDRESS")
+    if mapped is None:
+        return "error"  # a success without an address: libwebrtc ignores it
+    mapped = (mapped[0], mapped[1])
+    # One srflx per mapped address per socket; a srflx equal to the socket's own address is
+    # dropped unless the socket is an mDNS any-address one (p2p/base/stun_port.cc
+    # OnStunBindingRequestSucceeded; captures README: emitted with mDNS, not with permission).
+    if mapped in port.mapped_seen or mapped == port.sock.local_address:
+        return "ok"
+    port.mapped_seen.add(mapped)
+    cand = session.dialect.srflx_candidate(
+        session.ident, port.plan, port.port, mapped, server, session.mdns, session.mid, session.mline
+    )
+    session.emit_candidate(result.t, cand)
+    return "ok"

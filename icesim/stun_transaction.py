@@ -1,0 +1,77 @@
+"""A STUN request/response exchange with a browser's retransmission schedule.
+
+aioice's Transaction retransmits on RFC timers (0.5 s doubling, 7 sends); browsers do not
+(Chrome: 250 ms doubling, capped at 8 s, 9 sends), and the 701 time is what detectors see.
+Encoding and parsing are aioice.stun's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from aioice import stun
+
+from .clock import Timeline
+from .dialects.base import RetransmitSchedule
+
+
+class StunTimeout(Exception):
+    """No response before the schedule gave up; `t` is the browser time it gave up."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__(f"timed out at t={t:.1f}")
+        self.t = t
+
+
+@dataclass(slots=True)
+class StunResult:
+    message: stun.Message
+    t: float  # browser time the response arrived
+
+
+class StunTransaction:
+    """Sends `request` on the schedule until a response (success or error) arrives."""
+
+    def __init__(
+        self,
+        request: stun.Message,
+        send: Callable[[bytes], None],
+        schedule: RetransmitSchedule,
+        timeline: Timeline,
+        reliable: bool = False,
+    ) -> None:
+        self.request = request
+        self._send = send
+        self._schedule = schedule
+        self._timeline = timeline
+        self._reliable = reliable  # over TCP: one send, same give-up time
+        self._future: asyncio.Future[stun.Message] = asyncio.get_running_loop().create_future()
+        self.sends = 0
+
+    @property
+    def transaction_id(self) -> bytes:
+        return self.request.transaction_id
+
+    def response_received(self, message: stun.Message) -> None:
+        if not self._future.done() and message.message_class in (stun.Class.RESPONSE, stun.Class.ERROR):
+            self._future.set_result(message)
+
+    async def run(self) -> StunResult:
+        data = bytes(self.request)
+        tl = self._timeline
+        first = tl.now()
+        offsets = self._schedule.send_offsets_ms[:1] if self._reliable else self._schedule.send_offsets_ms
+        deadlines = list(offsets[1:]) + [self._schedule.timeout_ms]
+        for deadline in deadlines:
+            self._send(data)
+            self.sends += 1
+            if await tl.wait_for(self._future, first + deadline - tl.now()):
+                return StunResult(self._future.result(), tl.now())
+        tl.advance_to(first + self._schedule.timeout_ms)
+        raise StunTimeout(first + self._schedule.timeout_ms)
+
+    def cancel(self) -> None:
+        if not self._future.done():
+            self._future.cancel()

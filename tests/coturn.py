@@ -1,0 +1,503 @@
+"""Run a real coturn ``turnserver`` on loopback for the tests.
+
+Only the pytest fixtures live in ``conftest.py``; everything else is here so
+it can be used directly (for instance from a benchmark or a debugging shell)::
+
+    with start_coturn(tmp_dir) as server:
+        print(server.turn_udp_url, server.username, server.password)
+
+Network rule: coturn listens on 127.0.0.1 only and relays from 127.0.0.1
+only. Loopback *peers* are allowed (``--allow-loopback-peers``) so that tests
+can relay to their own sockets; nothing ever leaves the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aioice import stun
+
+LOOPBACK = "127.0.0.1"
+
+USERNAME = "test"
+PASSWORD = "secret"
+REALM = "test"
+
+#: How long coturn gets to answer STUN on UDP and TCP after it is started.
+READY_TIMEOUT = 10.0
+#: How long coturn gets to exit after SIGTERM before it is SIGKILLed.
+STOP_TIMEOUT = 5.0
+#: How many times a start is retried when the chosen port was taken meanwhile.
+START_ATTEMPTS = 3
+
+INSTALL_HINT = (
+    "coturn's `turnserver` binary was not found (looked on PATH and in "
+    "/usr/bin). Run `make test` (or `make deps-system`), which installs the "
+    "Debian package coturn, instead of calling pytest directly on a new machine."
+)
+
+# Lines coturn logs when it cannot bind its listening port: it then retries
+# forever instead of exiting, so the start is abandoned and retried elsewhere.
+_BIND_FAILURE_MARKERS = ("Cannot bind", "Address already in use")
+
+
+class CoturnNotInstalled(RuntimeError):
+    """The ``turnserver`` binary is missing."""
+
+
+class CoturnStartError(RuntimeError):
+    """coturn did not become ready (the message includes its log)."""
+
+
+def find_turnserver() -> str:
+    """Return the path of ``turnserver`` or raise :class:`CoturnNotInstalled`.
+
+    ``ICESIM_TURNSERVER`` may point at another binary.
+    """
+    explicit = os.environ.get("ICESIM_TURNSERVER")
+    if explicit:
+        if os.access(explicit, os.X_OK):
+            return explicit
+        raise CoturnNotInstalled(
+            f"ICESIM_TURNSERVER={explicit!r} is not executable; unset it to "
+            "use coturn's turnserver, which `make test` installs"
+        )
+    found = shutil.which("turnserver")
+    if found:
+        return found
+    # root's PATH sometimes lacks /usr/sbin, non-root's sometimes lacks /usr/bin
+    for candidate in ("/usr/bin/turnserver", "/usr/sbin/turnserver"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise CoturnNotInstalled(INSTALL_HINT)
+
+
+# --------------------------------------------------------------------------
+# ports
+# --------------------------------------------------------------------------
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def relay_port_range() -> tuple[int, int]:
+    """Relay ports for coturn: above the kernel's ephemeral range when possible.
+
+    Keeping relay ports out of the ephemeral range means a relay allocation
+    can never collide with a port the kernel hands to a test socket (or with
+    the listening port of another coturn, which is chosen from that range).
+    """
+    _, eph_hi = _ephemeral_range()
+    if 65535 - eph_hi >= 1000:
+        return eph_hi + 1, 65535
+    return 49152, 65535
+
+
+def _port_free(port: int, host: str = LOOPBACK) -> bool:
+    """True when ``port`` can be bound on ``host`` for both UDP and TCP."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(host: str = LOOPBACK, attempts: int = 50) -> int:
+    """A port on ``host`` that is currently free for both UDP and TCP.
+
+    A UDP socket is bound to port 0, then a TCP socket to the same port; if
+    the TCP bind fails another port is tried. Both are closed before
+    returning, so the caller must be ready for a (rare) race.
+    """
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError as exc:
+                    if exc.errno == errno.EADDRINUSE:
+                        continue
+                    raise
+                return port
+    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
+
+
+def closed_port(host: str = LOOPBACK, attempts: int = 200) -> int:
+    """A loopback port with nothing listening on it, for UDP nor TCP.
+
+    Chosen below the kernel's ephemeral range (and so outside coturn's relay
+    range too), so that no socket opened later by a test gets it from the
+    kernel by chance. UDP to it draws an ICMP port unreachable; TCP a RST.
+    """
+    eph_lo, _ = _ephemeral_range()
+    lo, hi = 20000, min(eph_lo - 1, 32767)
+    rng = random.Random()
+    if hi > lo:
+        for _ in range(attempts):
+            port = rng.randint(lo, hi)
+            if _port_free(port, host):
+                return port
+    return free_port(host)
+
+
+# --------------------------------------------------------------------------
+# STUN probes (synchronous, used to wait until coturn is ready)
+# --------------------------------------------------------------------------
+
+
+def _binding_request() -> stun.Message:
+    return stun.Message(
+        message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST
+    )
+
+
+def stun_binding_udp(
+    addr: tuple[str, int],
+    timeout: float = 1.0,
+    sock: socket.socket | None = None,
+) -> stun.Message:
+    """Send a STUN Binding Request over UDP and return the parsed response.
+
+    Retransmits every 100 ms until ``timeout``. Raises ``TimeoutError``.
+    When ``sock`` is given it is used (and left open), so the caller can
+    compare XOR-MAPPED-ADDRESS with ``sock.getsockname()``.
+    """
+    own = sock is None
+    if sock is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((LOOPBACK, 0))
+    request = _binding_request()
+    data = bytes(request)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no STUN Binding response from udp {addr}")
+            sock.sendto(data, addr)
+            sock.settimeout(min(0.1, remaining))
+            try:
+                while True:
+                    reply, _ = sock.recvfrom(2048)
+                    with contextlib.suppress(ValueError):
+                        message = stun.parse_message(reply)
+                        if message.transaction_id == request.transaction_id:
+                            return message
+            except socket.timeout:
+                continue
+            except ConnectionRefusedError:
+                # ICMP port unreachable from an earlier send: not up yet.
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                continue
+    finally:
+        if own:
+            sock.close()
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed by coturn")
+        buf += chunk
+    return buf
+
+
+def stun_binding_tcp(addr: tuple[str, int], timeout: float = 1.0) -> stun.Message:
+    """Send one STUN Binding Request over a new TCP connection; return the reply."""
+    request = _binding_request()
+    with socket.create_connection(addr, timeout=timeout) as sock:
+        sock.sendall(bytes(request))
+        header = _recv_exact(sock, 20)
+        (length,) = struct.unpack("!H", header[2:4])
+        message = stun.parse_message(header + _recv_exact(sock, length))
+    if message.transaction_id != request.transaction_id:
+        raise ConnectionError("STUN response with a foreign transaction id")
+    return message
+
+
+# --------------------------------------------------------------------------
+# the server
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoturnServer:
+    """A running coturn, as handed to tests by the ``coturn`` fixtures."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    realm: str
+    relay_min_port: int
+    relay_max_port: int
+    pid: int
+    workdir: Path
+    argv: tuple[str, ...] = field(repr=False)
+    startup_seconds: float = 0.0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def stun_url(self) -> str:
+        return f"stun:{self.host}:{self.port}"
+
+    @property
+    def turn_udp_url(self) -> str:
+        return f"turn:{self.host}:{self.port}?transport=udp"
+
+    @property
+    def turn_tcp_url(self) -> str:
+        return f"turn:{self.host}:{self.port}?transport=tcp"
+
+    def turn_url(self, transport: str = "udp") -> str:
+        return f"turn:{self.host}:{self.port}?transport={transport}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "turnserver.log"
+
+    def log(self) -> str:
+        """coturn's log so far (handy in assertion messages)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def build_argv(
+    binary: str,
+    workdir: Path,
+    port: int,
+    *,
+    username: str = USERNAME,
+    password: str = PASSWORD,
+    realm: str = REALM,
+    relay_range: tuple[int, int] | None = None,
+    allow_loopback_peers: bool = True,
+    extra_args: tuple[str, ...] = (),
+) -> list[str]:
+    """The turnserver command line (also shown in failure messages)."""
+    min_port, max_port = relay_range or relay_port_range()
+    argv = [
+        binary,
+        # Ignore /etc/turnserver.conf: Debian's sends the log to syslog.
+        "-n",
+        f"--listening-ip={LOOPBACK}",
+        f"--relay-ip={LOOPBACK}",
+        f"--listening-port={port}",
+        f"--min-port={min_port}",
+        f"--max-port={max_port}",
+        "--lt-cred-mech",
+        f"--user={username}:{password}",
+        f"--realm={realm}",
+        "--no-tls",
+        "--no-dtls",
+        "--no-cli",
+        "--log-file=stdout",
+        "--simple-log",
+        f"--pidfile={workdir / 'turnserver.pid'}",
+        f"--userdb={workdir / 'turndb'}",
+        "--no-multicast-peers",
+        # Defence in depth for the loopback-only rule: refuse (403) every
+        # IPv4 peer outside 127.0.0.0/8. The relay socket is bound to
+        # 127.0.0.1 anyway, so the kernel could not send elsewhere (EINVAL).
+        "--denied-peer-ip=0.0.0.0-126.255.255.255",
+        "--denied-peer-ip=128.0.0.0-255.255.255.255",
+    ]
+    if allow_loopback_peers:
+        argv.append("--allow-loopback-peers")
+    argv.extend(extra_args)
+    return argv
+
+
+def _preexec_die_with_parent() -> None:  # pragma: no cover - runs in the child
+    # Kill coturn if the test process dies without tearing down (SIGKILL,
+    # crash), so no turnserver outlives the test run.
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; always reaps the process."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+    else:
+        proc.wait()
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], addr: tuple[str, int], log_path: Path, deadline: float
+) -> str | None:
+    """Poll until coturn answers STUN on UDP and on TCP.
+
+    Returns None when ready, otherwise the reason it is not ("exited",
+    "bind", "timeout").
+    """
+    udp_ok = tcp_ok = False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return "exited"
+            try:
+                log = log_path.read_text(errors="replace")
+            except OSError:
+                log = ""
+            if any(marker in log for marker in _BIND_FAILURE_MARKERS):
+                return "bind"
+            if not udp_ok:
+                with contextlib.suppress(TimeoutError, OSError):
+                    stun_binding_udp(addr, timeout=0.2, sock=sock)
+                    udp_ok = True
+            if udp_ok and not tcp_ok:
+                try:
+                    stun_binding_tcp(addr, timeout=0.5)
+                    tcp_ok = True
+                except OSError:
+                    time.sleep(0.05)
+            if udp_ok and tcp_ok:
+                return None
+    return "timeout"
+
+
+@contextlib.contextmanager
+def start_coturn(
+    workdir: str | os.PathLike[str] | None = None,
+    *,
+    username: str = USERNAME,
+    password: str = PASSWORD,
+    realm: str = REALM,
+    allow_loopback_peers: bool = True,
+    extra_args: tuple[str, ...] | list[str] = (),
+    ready_timeout: float = READY_TIMEOUT,
+    relay_range: tuple[int, int] | None = None,
+) -> Iterator[CoturnServer]:
+    """Start coturn on a free 127.0.0.1 port, yield it ready, stop it after.
+
+    ``workdir`` holds the pid file, the SQLite user db and the log; a
+    temporary directory is made (and removed) when it is None.
+    """
+    binary = find_turnserver()
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="coturn-"))
+        base = Path(workdir)
+        base.mkdir(parents=True, exist_ok=True)
+
+        failures: list[str] = []
+        for attempt in range(1, START_ATTEMPTS + 1):
+            run_dir = base / f"run{attempt}" if attempt > 1 else base
+            run_dir.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            argv = build_argv(
+                binary,
+                run_dir,
+                port,
+                username=username,
+                password=password,
+                realm=realm,
+                relay_range=relay_range,
+                allow_loopback_peers=allow_loopback_peers,
+                extra_args=tuple(extra_args),
+            )
+            log_path = run_dir / "turnserver.log"
+            started = time.monotonic()
+            with open(log_path, "wb") as log_file:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=run_dir,
+                    start_new_session=True,  # a terminal's Ctrl-C is pytest's
+                    preexec_fn=(
+                        _preexec_die_with_parent
+                        if threading.current_thread() is threading.main_thread()
+                        else None
+                    ),
+                )
+            try:
+                reason = _wait_ready(
+                    proc, (LOOPBACK, port), log_path, started + ready_timeout
+                )
+            except BaseException:
+                _stop(proc)
+                raise
+            if reason is None:
+                server = CoturnServer(
+                    host=LOOPBACK,
+                    port=port,
+                    username=username,
+                    password=password,
+                    realm=realm,
+                    relay_min_port=int(argv_value(argv, "--min-port")),
+                    relay_max_port=int(argv_value(argv, "--max-port")),
+                    pid=proc.pid,
+                    workdir=run_dir,
+                    argv=tuple(argv),
+                    startup_seconds=time.monotonic() - started,
+                )
+                try:
+                    yield server
+                finally:
+                    _stop(proc)
+                return
+            _stop(proc)
+            log = log_path.read_text(errors="replace")
+            failures.append(
+                f"attempt {attempt}: {reason} (rc={proc.returncode})\n"
+                f"  command: {' '.join(argv)}\n"
+                f"  log tail:\n    " + "\n    ".join(log.splitlines()[-25:])
+            )
+            if reason != "bind":
+                break  # only a lost port race is worth another try
+        raise CoturnStartError(
+            "coturn did not become ready on 127.0.0.1\n" + "\n".join(failures)
+        )
+
+
+def argv_value(argv: list[str] | tuple[str, ...], option: str) -> str:
+    """Value of ``--option=value`` in ``argv``."""
+    prefix = option + "="
+    for arg in argv:
+        if arg.startswith(prefix):
+            return arg[len(prefix) :]
+    raise KeyError(option)
