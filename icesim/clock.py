@@ -107,7 +107,8 @@ class OrderedEmitter:
     def poke(self) -> None:
         self._wake.set()
 
-    def _horizon(self) -> float:
+    def horizon(self) -> float:
+        """No live timeline can still produce an event earlier than this."""
         if not self._timelines:
             return float("inf")
         return min(tl.now() for tl in self._timelines)
@@ -115,7 +116,7 @@ class OrderedEmitter:
     def ready(self) -> list[Any]:
         """Events no live timeline can precede any more."""
         out = []
-        horizon = self._horizon()
+        horizon = self.horizon()
         while self._heap and self._heap[0][0] <= horizon:
             t, _, ev = heapq.heappop(self._heap)
             self._last_t = max(self._last_t, t)

@@ -71,7 +71,7 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
     if config.timeout_ms is not None:
         deadline = emitter.timeline(0.0)
     runner = asyncio.ensure_future(_run(session, config, interfaces, main))
-    deadline_task = asyncio.ensure_future(deadline.sleep_until(config.timeout_ms)) if deadline else None
+    deadline_task = asyncio.ensure_future(_expire(deadline, config.timeout_ms)) if deadline else None
     try:
         while True:
             for event in emitter.ready():
@@ -81,6 +81,10 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
                 yield event
             if runner.done() and emitter.pending == 0:
                 runner.result()  # surface engine bugs
+                return
+            if deadline_task is not None and deadline_task.done() and emitter.horizon() >= config.timeout_ms:
+                # Every event up to the page's timeout has been released: the page stops listening.
+                log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
                 return
             if runner.done() and deadline is not None:
                 deadline.close()
@@ -92,6 +96,11 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         _cleanup(session)
+
+
+async def _expire(deadline: Timeline, timeout_ms: float) -> None:
+    await deadline.sleep_until(timeout_ms)
+    deadline.close()
 
 
 def _url_text(s: IceServerUrl) -> str:
