@@ -80,7 +80,7 @@ class GatherMeta:
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": "meta", "schema": self.schema, "browser": self.browser,
-            "timeScale": self.time_scale, "timeBase": "browser-ms-since-gathering-start",
+            "timeScale": self.time_scale, "timeBase": "browser-ms-since-createOffer",
             "seed": self.seed, "servers": list(self.servers),
         }
 

@@ -177,13 +177,12 @@ class StunServer:
         if size < stun.HEADER_LENGTH or size > MAX_DATAGRAM_SIZE:
             return None
         message_type, length, cookie = struct.unpack_from("!HHI", data)
-        # The top two bits of a STUN type are zero; everything must be 4-byte aligned.
-        if message_type & 0xC000 or cookie != stun.COOKIE:
+        # The exact type match also rejects non-STUN (top two bits set),
+        # responses and indications (never answered) and every other method.
+        if message_type != BINDING_REQUEST_TYPE or cookie != stun.COOKIE:
             return None
+        # 4-byte alignment guarantees the walk below a whole attribute header.
         if length != size - stun.HEADER_LENGTH or length % 4:
-            return None
-        # Responses and indications are never answered; nor are other methods.
-        if message_type != BINDING_REQUEST_TYPE:
             return None
 
         unknown: list[int] = []
@@ -271,7 +270,7 @@ class StunServer:
         if mapped is not None:
             return mapped
         pool_size = 65536 - self._port_base
-        if False:  # pool exhausted: expire the oldest mapping
+        if len(self._nat_table) >= pool_size:  # pool exhausted: expire the oldest mapping
             oldest = next(iter(self._nat_table))
             self._ports_in_use.discard(self._nat_table.pop(oldest))
         digest = hashlib.blake2b(f"{source_ip}|{source_port}".encode(), digest_size=8).digest()

@@ -15,6 +15,7 @@ import struct
 import time
 from collections.abc import Callable
 
+import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
 

@@ -49,7 +49,8 @@ ERROR_TEXTS = {
     ("turn", "unauthorized"): (401, "Unauthorized."),
     ("turn", "mismatch"): (437, "Maximum retries reached for allocation mismatch."),
     ("turn", "disallowed_port"): (500, "Attempt to start allocation to a disallowed port."),
-    ("turn", "other"): (0, "TURN allocate error."),
+    # Any other allocate error keeps the server's code; 600 (global failure) when it sent none.
+    ("turn", "other"): (600, "TURN allocate error."),
 }
 
 
@@ -77,7 +78,9 @@ class ChromeTimers:
     # Timer slack per retransmission: S5 gaps 257, 516, 1013, 2017, 4017, 8014, 8015, 8016 and
     # the 701 39.87 s after the first send (nominal 39.75 s).
     timer_late_ms: tuple[float, float] = (10.0, 18.0)
-    # TURN allocate 701 follows the STUN 701 by ~50-60 ms (relay phase start).
+    # TURN port set-up before its first Allocate: the TURN 701 follows the STUN 701 by ~60 ms
+    # (captures README), 50 ms of which is the relay phase.
+    turn_setup_ms: tuple[float, float] = (5.0, 12.0)
 
 
 class ChromeDialect:

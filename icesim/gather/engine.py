@@ -63,6 +63,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
         servers=tuple(_url_text(s) for s in config.servers),
     )
 
+    log.info("gather.start", browser=config.browser, servers=len(config.servers),
+             interfaces=len(interfaces), permission=config.permission, time_scale=config.time_scale)
     main = emitter.timeline(0.0)
     t_gathering = session.jitter(dialect.timers.gathering_after_ms)
     main.advance_to(t_gathering)
@@ -129,6 +131,7 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
         after = d.timers.complete_after_relay_ms if kind == "relay" else d.timers.complete_after_port_ms
         t_complete = max(t_complete, t_end + session.jitter(after))
     session.emit(GatheringStateChange(t=t_complete, state="complete"))
+    log.info("gather.complete", t=round(t_complete, 1), networks=len(plans), ports_ended=len(ends))
     t_null = t_complete + session.jitter(d.timers.null_after_complete_ms)
     session.emit(CandidateEvent(t=t_null, candidate=None))
 

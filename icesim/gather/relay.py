@@ -73,6 +73,7 @@ async def gather_relay(
         return "error"
     if addr is None:
         return "skipped"
+    await tl.sleep(session.jitter(d.timers.turn_setup_ms))
 
     channel: TcpStunChannel | None = None
     local_port = port.port

@@ -31,8 +31,14 @@ class GatherSession:
     streams: list[TcpStream] = field(default_factory=list)
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
 
+    _schedule: RetransmitSchedule | None = None
+
     def schedule(self) -> RetransmitSchedule:
-        return self.dialect.retransmit_schedule(self.timing_rng)
+        """One schedule per gather: the browser's timers share one thread, so their slack is
+        alike across its transactions (STUN and TURN 701s keep their ~50-60 ms spacing)."""
+        if self._schedule is None:
+            self._schedule = self.dialect.retransmit_schedule(self.timing_rng)
+        return self._schedule
 
     def jitter(self, bounds: tuple[float, float]) -> float:
         return self.timing_rng.uniform(*bounds)
