@@ -90,6 +90,16 @@ async def _timed(make, n: int, errors: list[str]) -> tuple[float, int]:
     return ok / elapsed, n - ok
 
 
+async def _settle(srv: StunServer, quiet_s: float = 0.05, cap_s: float = 2.0) -> None:
+    """Wait until the server has read every queued datagram (stale retransmissions of the last
+    run would otherwise fill its receive buffer and make the next run's requests drop)."""
+    last, waited = -1, 0.0
+    while srv.stats.received != last and waited < cap_s:
+        last = srv.stats.received
+        await asyncio.sleep(quiet_s)
+        waited += quiet_s
+
+
 async def _closed_server() -> tuple[asyncio.DatagramTransport, int]:
     """A UDP socket on loopback that never answers: gathers stay in retransmission."""
     loop = asyncio.get_running_loop()
@@ -164,6 +174,9 @@ async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> di
         "that never answers, time_scale 1) after each emitted its host candidate, divided by "
         f"{mem_n}; Python heap only (kernel socket buffers are not counted)",
         f"RLIMIT_NOFILE soft={soft} hard={hard}",
+        "between runs the bench waits until the STUN server has read every queued datagram "
+        "(asyncio reads one datagram per loop iteration); stun_requests_per_gather counts the "
+        "requests the server read per gather, retransmissions included",
     ]
     if quiet_logs:
         notes.append("structlog was unconfigured: set to warning level on stderr (icesim.logs) "
@@ -173,18 +186,25 @@ async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> di
     icesim_rates: dict[str, list[float]] = {str(n): [] for n in ns}
     aioice_rates: dict[str, list[float]] = {str(n): [] for n in ns}
     failures: dict[str, Any] = {"icesim": {str(n): 0 for n in ns}, "aioice": {str(n): 0 for n in ns}}
+    sent: dict[str, dict[str, int]] = {"icesim": {str(n): 0 for n in ns}, "aioice": {str(n): 0 for n in ns}}
     errors: list[str] = []
     try:
         await _one_icesim(port, seed=-1)  # warm-up, not timed
         await _one_aioice(port)
+        modes = (
+            ("icesim", icesim_rates, lambda i: _one_icesim(port, seed=i)),
+            ("aioice", aioice_rates, lambda i: _one_aioice(port)),
+        )
         for n in ns:
             for _ in range(repeats):
-                rate, bad = await _timed(lambda i: _one_icesim(port, seed=i), n, errors)
-                icesim_rates[str(n)].append(rate)
-                failures["icesim"][str(n)] += bad
-                rate, bad = await _timed(lambda i: _one_aioice(port), n, errors)
-                aioice_rates[str(n)].append(rate)
-                failures["aioice"][str(n)] += bad
+                for name, rates, make in modes:
+                    await _settle(srv)
+                    received = srv.stats.received
+                    rate, bad = await _timed(make, n, errors)
+                    await _settle(srv)
+                    rates[str(n)].append(rate)
+                    failures[name][str(n)] += bad
+                    sent[name][str(n)] += srv.stats.received - received
     finally:
         srv.close()
     kib, mem_failed, top = await measure_memory(mem_n)
@@ -205,6 +225,9 @@ async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> di
         "icesim_time_scale": int(TIME_SCALE),
         "repeats": repeats,
         "runs": {"icesim": icesim_rates, "aioice": aioice_rates},
+        "stun_requests_per_gather": {
+            name: {k: round(v / (int(k) * repeats), 2) for k, v in per_n.items()} for name, per_n in sent.items()
+        },
         "failures": failures,
         "notes": notes,
         "python": f"{platform.python_implementation()} {platform.python_version()}",

@@ -30,13 +30,7 @@ import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
 
-__all__ = [
-    "MAX_DATAGRAM_SIZE",
-    "NatMode",
-    "StunServer",
-    "StunServerStats",
-    "run_stun_server",
-]
+__all__ = ["MAX_DATAGRAM_SIZE", "NatMode", "StunServer", "StunServerStats", "run_stun_server"]
 
 log = structlog.get_logger(__name__)
 

@@ -261,6 +261,7 @@ class CoturnServer:
     workdir: Path
     argv: tuple[str, ...] = field(repr=False)
     startup_seconds: float = 0.0
+    tls_port: int | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -304,6 +305,7 @@ def build_argv(
     relay_range: tuple[int, int] | None = None,
     allow_loopback_peers: bool = True,
     extra_args: tuple[str, ...] = (),
+    tls: tuple[Path, Path, int] | None = None,
 ) -> list[str]:
     """The turnserver command line (also shown in failure messages)."""
     min_port, max_port = relay_range or relay_port_range()
@@ -319,7 +321,10 @@ def build_argv(
         "--lt-cred-mech",
         f"--user={username}:{password}",
         f"--realm={realm}",
-        "--no-tls",
+        *(
+            ["--no-tls"] if tls is None
+            else [f"--cert={tls[0]}", f"--pkey={tls[1]}", f"--tls-listening-port={tls[2]}"]
+        ),
         "--no-dtls",
         "--no-cli",
         "--log-file=stdout",
@@ -409,6 +414,7 @@ def start_coturn(
     extra_args: tuple[str, ...] | list[str] = (),
     ready_timeout: float = READY_TIMEOUT,
     relay_range: tuple[int, int] | None = None,
+    tls_cert: tuple[Path, Path] | None = None,
 ) -> Iterator[CoturnServer]:
     """Start coturn on a free 127.0.0.1 port, yield it ready, stop it after.
 
@@ -437,6 +443,7 @@ def start_coturn(
                 relay_range=relay_range,
                 allow_loopback_peers=allow_loopback_peers,
                 extra_args=tuple(extra_args),
+                tls=None if tls_cert is None else (*tls_cert, free_port()),
             )
             log_path = run_dir / "turnserver.log"
             started = time.monotonic()
@@ -474,6 +481,7 @@ def start_coturn(
                     workdir=run_dir,
                     argv=tuple(argv),
                     startup_seconds=time.monotonic() - started,
+                    tls_port=int(argv_value(argv, "--tls-listening-port")) if tls_cert else None,
                 )
                 try:
                     yield server

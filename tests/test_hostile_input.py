@@ -77,7 +77,10 @@ def top_bits_set(rng: random.Random) -> Garbage:
 
 
 def wrong_length_field(rng: random.Random) -> Garbage:
-    data, tid = _stun(rng, attributes=[(0xC000, rng.randbytes(rng.randrange(0, 40)))])
+    attributes = [(0xC000, rng.randbytes(rng.randrange(0, 40)))]
+    if rng.random() < 0.5:  # would earn a 420, were the length right
+        attributes.append((_unknown_required_type(rng), b"x"))
+    data, tid = _stun(rng, attributes=attributes)
     actual = len(data) - stun.HEADER_LENGTH
     bogus = rng.choice([0, actual - 4, actual + 4, rng.randrange(0, 0x10000)])
     bogus = bogus if bogus != actual and bogus >= 0 else actual + 8
@@ -253,29 +256,32 @@ async def test_stun_server_survives_garbage() -> None:
     batch_budget = clients[0].sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
     started = time.monotonic()
     try:
-        while garbage_sent < GARBAGE_COUNT:
-            batch_bytes = 0
-            while batch_bytes < batch_budget - MAX_DATAGRAM_SIZE // 2 - DATAGRAM_OVERHEAD:
-                client = rng.choice(clients)
-                if rng.random() < VALID_RATE:
-                    data, tid = valid_request(rng)
-                    assert tid not in expected
-                    expected[tid] = (client.address, None)
-                else:
-                    data, tid, unknown = rng.choice(GARBAGE_GENERATORS)(rng)
-                    garbage_sent += 1
-                    if unknown is not None:
+        # The safety net in the server logs handler_failed; garbage must be
+        # rejected by validation, never by an exception escaping the parser.
+        with structlog.testing.capture_logs() as logs:
+            while garbage_sent < GARBAGE_COUNT:
+                batch_bytes = 0
+                while batch_bytes < batch_budget - MAX_DATAGRAM_SIZE // 2 - DATAGRAM_OVERHEAD:
+                    client = rng.choice(clients)
+                    if rng.random() < VALID_RATE:
+                        data, tid = valid_request(rng)
                         assert tid not in expected
-                        expected[tid] = (client.address, unknown)
-                client.sock.sendto(data, server_address)
-                sent += 1
-                batch_bytes += len(data) + DATAGRAM_OVERHEAD
-            # Let the server drain the batch before sending more. If the kernel
-            # dropped a datagram this times out instead of passing vacuously.
-            await wait_until(
-                lambda: server.stats.received == sent,
-                lambda: f"the server to drain: received {server.stats.received} of {sent}",
-            )
+                        expected[tid] = (client.address, None)
+                    else:
+                        data, tid, unknown = rng.choice(GARBAGE_GENERATORS)(rng)
+                        garbage_sent += 1
+                        if unknown is not None:
+                            assert tid not in expected
+                            expected[tid] = (client.address, unknown)
+                    client.sock.sendto(data, server_address)
+                    sent += 1
+                    batch_bytes += len(data) + DATAGRAM_OVERHEAD
+                # Let the server drain the batch before sending more. If the kernel
+                # dropped a datagram this times out instead of passing vacuously.
+                await wait_until(
+                    lambda: server.stats.received == sent,
+                    lambda: f"the server to drain: received {server.stats.received} of {sent}",
+                )
 
         valid_count = sum(1 for _, unknown in expected.values() if unknown is None)
         count_420 = len(expected) - valid_count
@@ -314,6 +320,7 @@ async def test_stun_server_survives_garbage() -> None:
         assert stats.errors_sent == count_420
         assert stats.requests == valid_count + count_420
         assert stats.dropped_malformed == garbage_sent - count_420
+        assert [e for e in logs if e["event"] == "stun_server.handler_failed"] == []
 
         # Still serving, to a socket it has never seen.
         fresh = FloodClient()

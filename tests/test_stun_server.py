@@ -13,6 +13,7 @@ import socket
 import struct
 
 import pytest
+import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
 
@@ -23,7 +24,7 @@ REPLY_TIMEOUT = 2.0
 
 def raw_message(
     message_type: int = Method.BINDING | Class.REQUEST,
-    attributes: list[tuple[int, bytes]] = (),  # type: ignore[assignment]
+    attributes: list[tuple[int, bytes]] | None = None,
     *,
     transaction_id: bytes | None = None,
     cookie: int = stun.COOKIE,
@@ -32,7 +33,7 @@ def raw_message(
     """Encode by hand, so tests can send attributes aioice cannot (or would not)."""
     transaction_id = transaction_id or os.urandom(12)
     body = b""
-    for attr_type, value in attributes:
+    for attr_type, value in attributes or []:
         body += struct.pack("!HH", attr_type, len(value)) + value
         body += bytes(stun.padding_length(len(value)))
     data = struct.pack("!HHI12s", message_type, len(body), cookie, transaction_id) + body
@@ -301,6 +302,9 @@ IGNORED = {
     "wrong-cookie": lambda: raw_message(cookie=0x2112A443),
     "rfc3489-no-cookie": lambda: raw_message(cookie=0, fingerprint=False),
     "length-too-long": lambda: stun.set_body_length(_valid(), 12),
+    "length-too-short-with-unknown-required": lambda: stun.set_body_length(
+        raw_message(attributes=[(0x7F01, b"abcd")]), 8
+    ),
     "length-not-multiple-of-4": lambda: stun.set_body_length(_valid() + b"\0\0", 10),
     "trailing-bytes": lambda: _valid() + b"\0\0\0\0",
     "attribute-overrun": lambda: stun.set_body_length(
@@ -331,7 +335,10 @@ IGNORED = {
 async def test_ignored_without_answer(start_server, open_client, make) -> None:
     server = await start_server()
     client = await open_client()
-    await client.assert_ignored(make(), server.address)
+    with structlog.testing.capture_logs() as logs:
+        await client.assert_ignored(make(), server.address)
+    # Dropped by validation, not by an exception caught in the safety net.
+    assert [e for e in logs if e["event"] == "stun_server.handler_failed"] == []
     assert server.stats.dropped_malformed == 1
     assert server.stats.received == 2
     assert server.stats.requests == server.stats.responses == 1

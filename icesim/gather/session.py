@@ -25,7 +25,6 @@ class GatherSession:
     mdns: bool
     mid: str = "0"
     mline: int = 0
-    config_insecure_tls: bool = False
     mdns_delay: float = 0.0
     ports: list[UdpPort] = field(default_factory=list)
     streams: list[TcpStream] = field(default_factory=list)
