@@ -6,6 +6,8 @@ transaction timing is the browser's (StunTransaction)."""
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 import struct
 from typing import TYPE_CHECKING
@@ -24,6 +26,12 @@ if TYPE_CHECKING:
     from .session import GatherSession
 
 MAX_AUTH_ROUNDS = 3  # 401 then 438 stale-nonce retries; Chrome gives up after a few [code]
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """Loading the CA store costs milliseconds: once per process (per trust setting)."""
+    return ssl.create_default_context()
 
 
 class TcpStunChannel:
@@ -81,7 +89,7 @@ async def gather_relay(
         send, table = port.send_to(addr), port.transactions
     else:
         # turns: verifies the certificate, like Chrome's default TLS_CERT_POLICY_SECURE.
-        ctx = ssl.create_default_context() if server.relay_protocol == "tls" else None
+        ctx = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if server.relay_protocol == "tls" else None
         try:
             stream = await session.net.connect_tcp(addr, ctx, server.host)
         except (OSError, ssl.SSLError):
