@@ -4,6 +4,14 @@
         print(icesim.to_json_line(event))
 """
 
+import structlog as _structlog
+
+from . import logs as _logs
+
+if not _structlog.is_configured():
+    # structlog's default prints to stdout, where the data goes: logs belong on stderr.
+    _logs.configure("warning")
+
 from .config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url
 from .events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, GatherMeta, IceCandidate, to_json_line
 from .gather import gather

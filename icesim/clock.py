@@ -43,14 +43,26 @@ class Timeline:
         self._real_ref = self._loop.time()
         self._emitter.poke()
 
-    async def wait_for(self, fut: "asyncio.Future[Any]", ms: float) -> bool:
-        """Wait up to `ms` browser time for `fut`; True if it completed (time = real elapsed)."""
+    async def wait_for(self, fut: "asyncio.Future[Any]", ms: float, min_real_s: float = 0.0) -> bool:
+        """Wait up to `ms` browser time for `fut`; True if it completed (time = real elapsed).
+
+        `min_real_s` floors the real wait: a scaled timer must not expire before a real
+        round trip could have answered (spurious retransmits and false 701s under load)."""
         start = self.now()
         if not fut.done():
+            waiter = self._loop.create_future()
+
+            def wake(_: object = None) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            handle = self._loop.call_later(max(max(ms, 0.0) / 1000.0 / self._emitter.scale, min_real_s), wake)
+            fut.add_done_callback(wake)
             try:
-                await asyncio.wait_for(asyncio.shield(fut), max(ms, 0) / 1000.0 / self._emitter.scale)
-            except asyncio.TimeoutError:
-                pass
+                await waiter
+            finally:
+                handle.cancel()
+                fut.remove_done_callback(wake)
         if fut.done():
             return True
         self._t = start + ms
@@ -123,12 +135,19 @@ class OrderedEmitter:
             out.append(ev)
         return out
 
-    async def wait(self, timeout: float | None = None) -> None:
+    async def wait(self) -> None:
+        """Sleep until something may be releasable: a push or poke, or the moment the
+        horizon (advancing with real time) reaches the earliest held event."""
         self._wake.clear()
+        handle = None
+        if self._heap:
+            delay = max(0.0, (self._heap[0][0] - self.horizon()) / 1000.0)
+            handle = self.loop.call_later(delay, self._wake.set)
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+            await self._wake.wait()
+        finally:
+            if handle is not None:
+                handle.cancel()
 
     @property
     def pending(self) -> int:

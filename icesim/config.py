@@ -37,6 +37,15 @@ class IceServerUrl:
     transport: Literal["udp", "tcp"] | None  # TURN only; None = not given in the URL
     username: str | None = None
     credential: str | None = None
+    # The host as an IP literal, parsed once (the engine asks per socket and per gather).
+    host_literal: IPAddress | None = field(init=False, compare=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        try:
+            literal = ipaddress.ip_address(self.host)
+        except ValueError:
+            literal = None
+        object.__setattr__(self, "host_literal", literal)
 
     @property
     def is_turn(self) -> bool:
@@ -48,13 +57,6 @@ class IceServerUrl:
         if self.scheme == "turns":
             return "tls"
         return self.transport or "udp"
-
-    @property
-    def host_literal(self) -> IPAddress | None:
-        try:
-            return ipaddress.ip_address(self.host)
-        except ValueError:
-            return None
 
 
 _URL_RE = re.compile(

@@ -17,6 +17,11 @@ from .clock import Timeline
 from .dialects.base import RetransmitSchedule
 
 
+# Under --time-scale a retransmission never waits less than this much real time: a scaled
+# timer must not fire before a real round trip could have answered (false 701s under load).
+MIN_REAL_RTO_S = 0.1
+
+
 class StunTimeout(Exception):
     """No response before the schedule gave up; `t` is the browser time it gave up."""
 
@@ -67,7 +72,7 @@ class StunTransaction:
         for deadline in deadlines:
             self._send(data)
             self.sends += 1
-            if await tl.wait_for(self._future, first + deadline - tl.now()):
+            if await tl.wait_for(self._future, first + deadline - tl.now(), MIN_REAL_RTO_S):
                 return StunResult(self._future.result(), tl.now())
         tl.advance_to(first + self._schedule.timeout_ms)
         raise StunTimeout(first + self._schedule.timeout_ms)

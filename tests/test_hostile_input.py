@@ -9,16 +9,24 @@ under test handled, which is what makes exact counts assertable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import json
 import random
 import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
 
+import icesim
+from icesim.config import Interface, parse_ice_url
+from icesim.net import RealNet
+from icesim.schema import validate_line
 from icesim.stun_server import KNOWN_REQUIRED_ATTRIBUTES, MAX_DATAGRAM_SIZE, StunServer
 
 BINDING_REQUEST = Method.BINDING | Class.REQUEST
@@ -347,3 +355,391 @@ def _unknown_attributes(data: bytes) -> list[int]:
             return [t for (t,) in struct.iter_unpack("!H", value)]
         pos += 4 + attr_len + stun.padding_length(attr_len)
     raise AssertionError("420 without UNKNOWN-ATTRIBUTES")
+
+
+# ---------------------------------------------------------------------------------------------
+# The gatherer's sockets
+# ---------------------------------------------------------------------------------------------
+#
+# A gather is started against a STUN "server" the test controls (SlowResponder): it records the
+# gatherer's Binding Request and does not answer. While that transaction is pending, the
+# gatherer's UDP socket is flooded; then the responder answers, and the gather must finish as
+# if nothing had happened. The Net seam is wrapped (CountingNet) so the test counts every
+# datagram that reached the gatherer's receive handler: the kernel dropping the flood cannot
+# make the test pass vacuously.
+
+# Addresses only garbage ever claims as a mapped address; none may become a candidate.
+GARBAGE_MAPPED = ("198.51.100.9", "192.0.2.77", "203.0.113.10", "2001:db8::9")
+ANSWER_MAPPED = ("203.0.113.9", 4444)
+GATHER_IFACES = [Interface("eth0", ipaddress.ip_address("198.51.100.2"), "ethernet", default=True)]
+MAX_UDP_PAYLOAD = 65507  # IPv4: 65535 - 20 (IP header) - 8 (UDP header)
+
+
+def _response(
+    rng: random.Random, tid: bytes, message_class: Class | None = None, method: Method = Method.BINDING
+) -> Message:
+    """A well-formed Binding success (mapped to a garbage address) or error response."""
+    message_class = message_class or rng.choice([Class.RESPONSE, Class.ERROR])
+    message = Message(method, message_class, tid)
+    if message_class == Class.ERROR:
+        message.attributes["ERROR-CODE"] = (rng.randrange(300, 700), "nope")
+    else:
+        key = rng.choice(["XOR-MAPPED-ADDRESS", "MAPPED-ADDRESS"])
+        message.attributes[key] = (rng.choice(GARBAGE_MAPPED), rng.randrange(1, 65536))
+    if rng.random() < 0.5:
+        message.add_fingerprint()
+    return message
+
+
+# Garbage with a transaction id the gatherer never used: dropped however well-formed it is.
+
+
+def response_unknown_id(rng: random.Random) -> bytes:
+    return bytes(_response(rng, rng.randbytes(12)))
+
+
+def other_class_unknown_id(rng: random.Random) -> bytes:
+    return bytes(_response(rng, rng.randbytes(12), rng.choice([Class.REQUEST, Class.INDICATION])))
+
+
+def huge(rng: random.Random) -> bytes:
+    """Bigger than any link MTU, up to the largest UDP payload; sometimes STUN-framed."""
+    size = rng.randrange(1501, MAX_UDP_PAYLOAD + 1)
+    if rng.random() < 0.5:
+        return rng.randbytes(64) + bytes(size - 64)
+    header = struct.pack("!HHI12s", Method.BINDING | Class.RESPONSE, size - 20, stun.COOKIE, rng.randbytes(12))
+    return header + struct.pack("!HH", 0xC002, size - 24) + bytes(size - 24)
+
+
+UNKNOWN_ID_GARBAGE: list[Callable[[random.Random], bytes]] = [
+    # The server's generators: requests, indications and broken framing are garbage here too.
+    *(lambda rng, g=g: g(rng)[0] for g in GARBAGE_GENERATORS),
+    response_unknown_id,
+    response_unknown_id,
+    other_class_unknown_id,
+]
+
+
+# Garbage carrying the transaction id the gatherer is waiting for. None of it is a Binding
+# response libwebrtc would accept (StunMessage::Read, StunRequestManager::CheckResponse), so
+# the transaction must go on; most of it is sent from the STUN server's own address, where a
+# browser does parse what it receives.
+
+
+def near_miss_id(rng: random.Random, tid: bytes) -> bytes:
+    """A well-formed response whose id differs from the pending one in one bit."""
+    bit = rng.randrange(96)
+    other = (int.from_bytes(tid, "big") ^ (1 << bit)).to_bytes(12, "big")
+    return bytes(_response(rng, other))
+
+
+def real_id_wrong_length_field(rng: random.Random, tid: bytes) -> bytes:
+    data = bytes(_response(rng, tid))
+    actual = len(data) - stun.HEADER_LENGTH
+    bogus = rng.choice([0, actual - 4, actual + 4, rng.randrange(0, 0x10000)])
+    return stun.set_body_length(data, bogus if bogus not in (actual, -4) else actual + 8)
+
+
+def real_id_truncated(rng: random.Random, tid: bytes) -> bytes:
+    """Cut anywhere: inside the header (the id itself cut short) or inside the body."""
+    data = bytes(_response(rng, tid))
+    return data[: rng.randrange(8, len(data))]
+
+
+def real_id_trailing_bytes(rng: random.Random, tid: bytes) -> bytes:
+    """Bytes after the end the length field gives."""
+    return bytes(_response(rng, tid)) + rng.randbytes(rng.randrange(1, 64))
+
+
+def real_id_bad_attribute_length(rng: random.Random, tid: bytes) -> bytes:
+    """A known attribute whose length its value cannot have (complete on the wire)."""
+    message_class, attr_type, value = rng.choice(
+        [
+            (Class.RESPONSE, 0x0020, b"\x00\x01" + rng.randbytes(rng.choice([0, 1, 2, 5, 10, 17]))),
+            (Class.RESPONSE, 0x0001, b"\x00\x01" + rng.randbytes(rng.choice([2, 10]))),
+            (Class.RESPONSE, 0x0020, b"\x00\x02" + rng.randbytes(rng.choice([6, 10, 22]))),
+            (Class.RESPONSE, 0x0020, b"\x00" + bytes([rng.choice([0, 3, 7, 0xFF])]) + rng.randbytes(6)),
+            (Class.ERROR, 0x0009, rng.randbytes(rng.randrange(0, 4))),
+        ]
+    )
+    body = struct.pack("!HH", attr_type, len(value)) + value + bytes(stun.padding_length(len(value)))
+    return struct.pack("!HHI12s", Method.BINDING | message_class, len(body), stun.COOKIE, tid) + body
+
+
+def real_id_known_attribute_overrun(rng: random.Random, tid: bytes) -> bytes:
+    """XOR-MAPPED-ADDRESS claiming more bytes than the message has, its value cut short."""
+    value = rng.randbytes(rng.choice([0, 2, 4, 6]))
+    claimed = 8 + 4 * rng.randrange(1, 100)
+    body = struct.pack("!HH", 0x0020, claimed) + value
+    return struct.pack("!HHI12s", Method.BINDING | Class.RESPONSE, len(body), stun.COOKIE, tid) + body
+
+
+def real_id_wrong_cookie(rng: random.Random, tid: bytes) -> bytes:
+    data = bytes(_response(rng, tid))
+    cookie = stun.COOKIE ^ (1 << rng.randrange(32)) if rng.random() < 0.5 else 0
+    return data[:4] + struct.pack("!I", cookie) + data[8:]
+
+
+def real_id_top_bits_set(rng: random.Random, tid: bytes) -> bytes:
+    data = bytes(_response(rng, tid))
+    return bytes([data[0] | rng.choice([0x40, 0x80, 0xC0])]) + data[1:]
+
+
+def real_id_not_a_response(rng: random.Random, tid: bytes) -> bytes:
+    """Well-formed, right id, but a request or an indication."""
+    return bytes(_response(rng, tid, rng.choice([Class.REQUEST, Class.INDICATION])))
+
+
+def real_id_unknown_method(rng: random.Random, tid: bytes) -> bytes:
+    data = bytes(_response(rng, tid, Class.RESPONSE))
+    method = rng.choice([0x000B, 0x0EEF, 0x3EEF])  # methods STUN/TURN do not define
+    return struct.pack("!H", method | Class.RESPONSE) + data[2:]
+
+
+PENDING_ID_GARBAGE: list[Callable[[random.Random, bytes], bytes]] = [
+    near_miss_id,
+    real_id_wrong_length_field,
+    real_id_truncated,
+    real_id_trailing_bytes,
+    real_id_bad_attribute_length,
+    real_id_known_attribute_overrun,
+    real_id_wrong_cookie,
+    real_id_top_bits_set,
+    real_id_not_a_response,
+    real_id_unknown_method,
+]
+
+
+class _CountingUdpSocket:
+    """Counts (and times) every datagram handed to the gatherer's receive handler."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.delivered = 0
+        self.handler_seconds = 0.0
+        self.handler_errors: list[BaseException] = []
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        return self._inner.local_address
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._inner.sendto(data, addr)
+
+    def set_receiver(self, handler: Callable[[bytes, tuple[str, int]], None]) -> None:
+        def counted(data: bytes, addr: tuple[str, int]) -> None:
+            self.delivered += 1
+            started = time.perf_counter()
+            try:
+                handler(data, addr)
+            except BaseException as exc:  # recorded for the test, then as it was
+                self.handler_errors.append(exc)
+                raise
+            finally:
+                self.handler_seconds += time.perf_counter() - started
+
+        self._inner.set_receiver(counted)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class CountingNet:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.sockets: dict[int, _CountingUdpSocket] = {}  # local port -> socket
+
+    async def bind_udp(self, host: str, port: int = 0) -> _CountingUdpSocket:
+        sock = _CountingUdpSocket(await self.inner.bind_udp(host, port))
+        self.sockets[sock.local_address[1]] = sock
+        return sock
+
+    async def connect_tcp(self, remote, ssl_context=None, server_hostname=None):
+        return await self.inner.connect_tcp(remote, ssl_context, server_hostname)
+
+    async def resolve(self, host: str, family: int) -> list[str]:
+        return await self.inner.resolve(host, family)
+
+
+class SlowResponder:
+    """A STUN server that records Binding Requests and answers only when the test says so."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.address: tuple[str, int] = self.sock.getsockname()
+        self.requests: list[tuple[tuple[str, int], bytes]] = []  # (source, transaction id)
+        self.unexpected: list[bytes] = []  # anything else the gatherer sent here
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except BlockingIOError:
+                return
+            try:
+                message = stun.parse_message(data)
+            except ValueError:
+                self.unexpected.append(data)
+                continue
+            if message.message_method == Method.BINDING and message.message_class == Class.REQUEST:
+                self.requests.append(((addr[0], addr[1]), message.transaction_id))
+            else:
+                self.unexpected.append(data)
+
+    def answer(self, source: tuple[str, int], tid: bytes, mapped: tuple[str, int]) -> None:
+        message = Message(Method.BINDING, Class.RESPONSE, tid, attributes={"XOR-MAPPED-ADDRESS": mapped})
+        self.sock.sendto(bytes(message), source)
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+class GatherRun:
+    """One gather in the background against a SlowResponder, its events collected as lines."""
+
+    def __init__(self, responder: SlowResponder, seed: int) -> None:
+        self.responder = responder
+        self.net = CountingNet(RealNet())
+        self.url = f"stun:127.0.0.1:{responder.address[1]}"
+        config = icesim.GatherConfig(
+            servers=[parse_ice_url(self.url)], interfaces=GATHER_IFACES, seed=seed, time_scale=1.0
+        )
+        self.lines: list[dict] = []
+        self.task = asyncio.ensure_future(self._collect(config))
+
+    async def _collect(self, config: icesim.GatherConfig) -> None:
+        async for event in icesim.gather(config, net=self.net):
+            self.lines.append(validate_line(icesim.to_json_line(event)))
+
+    async def first_request(self) -> tuple[tuple[str, int], bytes, _CountingUdpSocket]:
+        """(gatherer's source address, transaction id, its counted socket) of the first request."""
+        await wait_until(lambda: bool(self.responder.requests), "the gatherer's Binding Request")
+        source, tid = self.responder.requests[0]
+        return source, tid, self.net.sockets[source[1]]
+
+    def events(self) -> list[dict]:
+        return [line for line in self.lines if line["type"] != "meta"]
+
+    async def finish(self, timeout: float) -> None:
+        await asyncio.wait_for(asyncio.shield(self.task), timeout)
+
+    async def cancel(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def _assert_one_srflx_stream(run: GatherRun) -> None:
+    """The whole stream after the answer: gathering, candidates with exactly one srflx (the
+    answer's), complete, null; no error; t never goes back; no garbage address anywhere."""
+    events = run.events()
+    assert [e["type"] for e in events if e["type"] == "icecandidateerror"] == []
+    ts = [e["t"] for e in events]
+    assert ts == sorted(ts), ts
+    assert events[0]["type"] == "icegatheringstatechange" and events[0]["state"] == "gathering"
+    assert events[-2]["type"] == "icegatheringstatechange" and events[-2]["state"] == "complete"
+    assert events[-1] == {"type": "icecandidate", "t": events[-1]["t"], "candidate": None}
+    candidates = [e["candidate"] for e in events[1:-2]]
+    assert all(e["type"] == "icecandidate" for e in events[1:-2]) and None not in candidates, events
+    srflx = [c for c in candidates if c["type"] == "srflx"]
+    assert [(c["address"], c["port"], c["url"]) for c in srflx] == [(*ANSWER_MAPPED, run.url)], srflx
+    assert {c["type"] for c in candidates} <= {"host", "srflx"}, candidates
+    text = json.dumps(events)
+    for address in GARBAGE_MAPPED:
+        assert address not in text, f"garbage address {address} in the stream"
+
+
+GATHERER_GARBAGE_COUNT = 100_000
+PENDING_ID_RATE = 0.05  # of the flood, garbage carrying the pending transaction id
+HUGE_RATE = 0.003  # datagrams of 1.5-64 KB: each is paced as a batch of its own
+
+
+async def test_gatherer_survives_garbage() -> None:
+    rng = random.Random(0x6A7E)
+    responder = SlowResponder()
+    run = GatherRun(responder, seed=11)
+    clients: list[FloodClient] = []
+    try:
+        source, tid, counted = await run.first_request()
+        target = ("127.0.0.1", source[1])  # the any-address socket, reached over loopback
+        clients = [FloodClient() for _ in range(3)]
+        senders = [c.sock for c in clients]
+        batch_budget = senders[0].getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+        delivered_before = counted.delivered
+        handler_seconds_before = counted.handler_seconds
+        sent = pending_id_sent = huge_sent = 0
+        started = time.monotonic()
+
+        async def drained() -> None:
+            await wait_until(
+                lambda: counted.delivered - delivered_before == sent,
+                lambda: f"the gatherer to drain: {counted.delivered - delivered_before} of {sent} batch={batch_sizes} elapsed={time.monotonic()-started}",
+            )
+
+        batch_bytes = 0
+        batch_sizes = []
+        while sent < GATHERER_GARBAGE_COUNT:
+            roll = rng.random()
+            sender = rng.choice(senders)
+            if roll < PENDING_ID_RATE:
+                data = rng.choice(PENDING_ID_GARBAGE)(rng, tid)
+                # Mostly from the server's own address: a browser parses what comes from there.
+                sender = responder.sock if rng.random() < 0.6 else sender
+                pending_id_sent += 1
+            elif roll < PENDING_ID_RATE + HUGE_RATE:
+                data = huge(rng)
+                huge_sent += 1
+            else:
+                data = rng.choice(UNKNOWN_ID_GARBAGE)(rng)
+            cost = len(data) + DATAGRAM_OVERHEAD if len(data) <= 4096 else batch_budget
+            if batch_bytes + cost > batch_budget:
+                await drained()
+                batch_bytes = 0
+                batch_sizes = []
+            sender.sendto(data, target)
+            batch_sizes.append(len(data))
+            sent += 1
+            batch_bytes += cost
+        await drained()
+        flood_seconds = time.monotonic() - started
+        handler_us = (counted.handler_seconds - handler_seconds_before) / sent * 1e6
+        await asyncio.sleep(0.05)  # room for anything the gatherer should not send
+
+        assert counted.delivered - delivered_before == sent >= GATHERER_GARBAGE_COUNT
+        assert counted.handler_errors == []
+        assert pending_id_sent > 3000 and huge_sent > 100  # the mix exercised both
+        # Nothing answered the garbage, and the transaction is still the one pending: the
+        # responder has seen only (re)transmissions of the first request, from one socket.
+        assert [c.replies for c in clients] == [[], [], []]
+        assert responder.unexpected == []
+        assert {request for request in responder.requests} == {(source, tid)}
+        assert flood_seconds < 25, "the flood outlasted most of the 39.9 s STUN budget"
+        during = run.events()
+        assert [e for e in during if e["type"] == "icecandidateerror"] == []
+        assert [e for e in during if e.get("candidate") and e["candidate"]["type"] != "host"] == []
+        assert not [e for e in during if e["type"] == "icegatheringstatechange" and e["state"] == "complete"]
+
+        # The answer to the (re)transmitted request still gets its srflx, promptly.
+        answered = time.monotonic()
+        responder.answer(*responder.requests[-1], ANSWER_MAPPED)
+        await run.finish(timeout=5.0)
+        finish_seconds = time.monotonic() - answered
+        assert finish_seconds < 3.0
+        _assert_one_srflx_stream(run)
+        assert counted.handler_errors == []
+        print(
+            f"\ngatherer: {sent} garbage datagrams ({pending_id_sent} with the pending id,"
+            f" {huge_sent} over 1500 B) delivered {counted.delivered - delivered_before} in"
+            f" {flood_seconds:.1f} s; receive handler {handler_us:.2f} us/datagram;"
+            f" {len(responder.requests)} requests seen; complete {finish_seconds:.2f} s after the answer"
+        )
+    finally:
+        await run.cancel()
+        for client in clients:
+            client.close()
+        responder.close()

@@ -95,8 +95,8 @@ class ChromeDialect:
     # --- identity ---------------------------------------------------------------------
     def new_identity(self, rng: random.Random) -> GatherIdentity:
         """ufrag 4 and pwd 24 ICE chars (p2p/base/p2p_constants.h); 64-bit tiebreaker."""
-        ufrag = "".join(rng.choice(ICE_CHARS) for _ in range(4))
-        pwd = "".join(rng.choice(ICE_CHARS) for _ in range(24))
+        ufrag = "".join(rng.choices(ICE_CHARS, k=4))
+        pwd = "".join(rng.choices(ICE_CHARS, k=24))
         return GatherIdentity(ufrag=ufrag, pwd=pwd, tiebreaker=rng.getrandbits(64), rng=rng)
 
     def mdns_name(self, ident: GatherIdentity, ip: IPAddress) -> str:

@@ -31,9 +31,6 @@ from .srflx import gather_srflx
 
 log = structlog.get_logger(__name__)
 
-# Released events are checked at least this often (real seconds) while tasks run.
-_POLL_S = 0.05
-
 
 async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[Event]:
     """Gather like a browser page would and yield its events: a `meta` line first, then
@@ -44,12 +41,14 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
     """
     config.validate()
     dialect = get_dialect(config.browser)
-    seed_rng = random.Random(config.seed)
-    ident = dialect.new_identity(random.Random(seed_rng.getrandbits(64)))
-    timing_rng = random.Random(seed_rng.getrandbits(64))
+    # Identity (ufrag, tiebreaker, mDNS names) and timer jitter draw from separate streams so
+    # a seed reproduces the identity whatever order the tasks run in. Unseeded timing uses the
+    # module RNG: a Random object is 2.5 KiB per live gather.
+    ident = dialect.new_identity(random.Random(config.seed))
+    timing_rng = random.Random(config.seed + 1) if config.seed is not None else random._inst  # type: ignore[attr-defined]
     base_net: Net = net or RealNet()
     if config.faults.active:
-        base_net = FaultyNet(base_net, config.faults, random.Random(seed_rng.getrandbits(64)))
+        base_net = FaultyNet(base_net, config.faults, random.Random(None if config.seed is None else config.seed + 2))
     emitter = OrderedEmitter(config.time_scale)
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
@@ -73,6 +72,7 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
     if config.timeout_ms is not None:
         deadline = emitter.timeline(0.0)
     runner = asyncio.ensure_future(_run(session, config, interfaces, main))
+    runner.add_done_callback(lambda _: emitter.poke())
     deadline_task = asyncio.ensure_future(_expire(deadline, config.timeout_ms)) if deadline else None
     try:
         while True:
@@ -90,7 +90,7 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
                 return
             if runner.done() and deadline is not None:
                 deadline.close()
-            await emitter.wait(_POLL_S)
+            await emitter.wait()
     finally:
         for task in (runner, deadline_task):
             if task is not None and not task.done():
