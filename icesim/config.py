@@ -232,3 +232,24 @@ class GatherConfig:
             raise ConfigError("--drop", self.faults.drop, "must be a probability between 0 and 1")
         if self.faults.latency_ms < 0:
             raise ConfigError("--latency", self.faults.latency_ms, "must be >= 0")
+        for server in self.servers:
+            if server.is_turn:
+                _check_turn_credentials(server)
+
+
+def _check_turn_credentials(server: IceServerUrl) -> None:
+    """Chrome 156's RTCPeerConnection constructor throws before any gathering (capture H);
+    no "Missing TURN server credentials." event ever reaches the page."""
+    url = f"{server.scheme}:{server.host}:{server.port}"
+    if server.username is None or server.credential is None:
+        raise ConfigError(
+            "--username/--credential", url,
+            'the page\'s RTCPeerConnection constructor throws InvalidAccessError: "Both username and '
+            'credential are required when the URL scheme is "turn" or "turns"."',
+        )
+    if not server.username or not server.credential:
+        raise ConfigError(
+            "--username/--credential", url,
+            'the page\'s RTCPeerConnection constructor throws InvalidAccessError: "ICE server parsing '
+            'failed: TURN server with empty username or password"',
+        )

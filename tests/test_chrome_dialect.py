@@ -446,7 +446,6 @@ TURN_ERRORS = {
     "timeout": (701, "TURN allocate request timed out."),
     "connect_failed": (701, "Failed to establish connection"),
     "socket_failed": (701, "Failed to create TURN client socket."),
-    "missing_credentials": (401, "Missing TURN server credentials."),
     "unauthorized": (401, "Unauthorized."),
     "mismatch": (437, "Maximum retries reached for allocation mismatch."),
     "disallowed_port": (500, "Attempt to start allocation to a disallowed port."),

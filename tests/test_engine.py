@@ -16,6 +16,7 @@ import pytest
 
 import icesim
 from icesim.stun_transaction import MIN_REAL_RTO_S
+from icesim.config import ConfigError
 from icesim.config import Faults, IceServerUrl, Interface, parse_ice_url, parse_resolve
 from icesim.interfaces import machine_interfaces
 from icesim.net import FaultyNet, RealNet
@@ -299,13 +300,17 @@ async def test_turn_wrong_password(coturn):
     assert not cands(events, "relay") and len(cands(events, "srflx")) == 1
 
 
-@pytest.mark.parametrize(("username", "credential"), [(None, None), ("", "")])
-async def test_turn_missing_credentials(coturn, username, credential):
-    events = await gather_lines([turn(coturn.turn_udp_url, username, credential)])
-    (err,) = errors(events)
-    assert (err["errorCode"], err["errorText"]) == (401, "Missing TURN server credentials.")
-    assert err["address"] == ANY4 and err["port"] == host_ports(events)[4]
-    assert not cands(events, "relay")
+@pytest.mark.parametrize(
+    ("username", "credential", "message"),
+    [(None, None, "Both username and credential are required"), ("", "", "TURN server with empty username or password"),
+     ("test", None, "Both username and credential are required"), ("", "secret", "empty username or password")],
+)
+async def test_turn_missing_credentials_refused_like_the_constructor(coturn, username, credential, message):
+    """Capture H: Chrome 156 throws InvalidAccessError in the RTCPeerConnection constructor, so
+    no 401 "Missing TURN server credentials." reaches the page; icesim refuses the config."""
+    with pytest.raises(ConfigError) as info:
+        await gather_lines([turn(coturn.turn_udp_url, username, credential)])
+    assert message in str(info.value) and "InvalidAccessError" in str(info.value)
 
 
 async def test_turn_tcp_closed_port(closed_port):

@@ -45,7 +45,8 @@ ERROR_TEXTS = {
     ("turn", "timeout"): (701, "TURN allocate request timed out."),
     ("turn", "connect_failed"): (701, "Failed to establish connection"),
     ("turn", "socket_failed"): (701, "Failed to create TURN client socket."),
-    ("turn", "missing_credentials"): (401, "Missing TURN server credentials."),
+    # No "Missing TURN server credentials." (401): Chrome 156's RTCPeerConnection constructor
+    # throws InvalidAccessError first (capture H), so GatherConfig.validate refuses instead.
     ("turn", "unauthorized"): (401, "Unauthorized."),
     ("turn", "mismatch"): (437, "Maximum retries reached for allocation mismatch."),
     ("turn", "disallowed_port"): (500, "Attempt to start allocation to a disallowed port."),
@@ -62,7 +63,6 @@ class ChromeTimers:
     gathering_after_ms: tuple[float, float] = (19.0, 41.0)
     # Allocation phases (p2p/client/basic_port_allocator.cc kAllocatorStepDelay = 50 ms).
     relay_phase_ms: float = 50.0
-    tcp_phase_ms: float = 100.0
     # "complete" 121-142 ms after "gathering" when nothing is pending (S1, S2, S3a, S3d, S7).
     sequences_done_ms: tuple[float, float] = (120.0, 130.0)
     # After the last port finishes: ~4 ms after a 701 (S5); ~60 ms after a TURN relay (S8).
@@ -80,7 +80,20 @@ class ChromeTimers:
     timer_late_ms: tuple[float, float] = (10.0, 18.0)
     # TURN port set-up before its first Allocate: the TURN 701 follows the STUN 701 by ~60 ms
     # (captures README), 50 ms of which is the relay phase.
-    turn_setup_ms: tuple[float, float] = (5.0, 12.0)
+    turn_setup_ms: tuple[float, float] = (9.0, 14.0)
+    # Name lookups through Chrome's host resolver (capture F: srflx for a name ~2 ms after the
+    # host; E: the host-lookup 701 comes 0.2-6 ms after the same socket's host candidate).
+    dns_lookup_ms: tuple[float, float] = (0.5, 6.0)
+    dns_error_after_host_ms: tuple[float, float] = (0.1, 0.7)
+    # TCP active candidates close the sequence: +125-131 ms, complete 0.1-0.2 ms after the
+    # last one (captures B1/B2 with permission).
+    tcp_gap_ms: tuple[float, float] = (0.1, 4.0)
+    complete_after_tcp_ms: tuple[float, float] = (0.1, 0.3)
+    # complete 0.1 ms after an unreachable TURN server's 701 (capture D), ~4 ms after a STUN one (S5).
+    complete_after_turn_error_ms: tuple[float, float] = (0.05, 0.3)
+    # TURN over TCP/TLS to a private server: the error is held until gathering completes and
+    # fires 0-0.2 ms before "complete" (capture C; a public server's fires at once).
+    held_error_before_complete_ms: tuple[float, float] = (0.0, 0.2)
 
 
 class ChromeDialect:
@@ -270,16 +283,25 @@ class ChromeDialect:
 
     def _error(self, t, net, port, url, code, text, clear_address=False) -> CandidateErrorEvent:
         """Address redacted (0.0.0.x, [0:0:0:x:x:x:x:x]) with the socket's port; hostCandidate
-        "address:port" (captures S5/S7). TURN over TCP to a private server: address/port
-        cleared, hostCandidate ":0" (p2p/base/turn_port.cc OnAllocateError, captures README)."""
-        if clear_address or port == 0:
+        "address:port" (captures S5/S7). Port 0 (no socket yet): address and port null,
+        hostCandidate "0.0.0.x:0". TURN over TCP to a private server: address cleared too,
+        hostCandidate ":0" (p2p/base/turn_port.cc OnAllocateError; capture C)."""
+        if clear_address:
             return CandidateErrorEvent(t=t, address=None, port=None, url=url, errorCode=code, errorText=text, hostCandidate=":0")
-        ip = _ip(net.bind_address)
-        address = redact(ip)
+        address = redact(_ip(net.bind_address))
+        if port == 0:
+            return CandidateErrorEvent(
+                t=t, address=None, port=None, url=url, errorCode=code, errorText=text, hostCandidate=f"{address}:0",
+            )
         return CandidateErrorEvent(
             t=t, address=address, port=port, url=url, errorCode=code, errorText=text,
             hostCandidate=f"{address}:{port}",
         )
+
+    @staticmethod
+    def error_held_until_complete(server: IceServerUrl) -> bool:
+        """Capture C: a TURN/TCP error for a private server reaches the page with "complete"."""
+        return server.relay_protocol != "udp" and _server_is_private(server)
 
     def stun_error(self, t, net, port, server, kind, code=None, reason=None):
         if kind == "response":
@@ -291,7 +313,7 @@ class ChromeDialect:
 
     def turn_error(self, t, net, port, server, kind, code=None, reason=None):
         base_code, text = ERROR_TEXTS[("turn", kind)]
-        clear = server.relay_protocol != "udp" and _server_is_private(server)
+        clear = self.error_held_until_complete(server)
         return self._error(t, net, port, self.turn_url(server), code or base_code, text, clear_address=clear)
 
     @staticmethod

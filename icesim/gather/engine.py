@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import random
 from typing import AsyncIterator
@@ -118,22 +119,35 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
     turn_servers = [s for s in config.servers if s.is_turn]
     prefs = d.relay_preferences(len(turn_servers))
     start = main.now()
+    seq_done = start + session.jitter(d.timers.sequences_done_ms)
     sequences = [
-        asyncio.ensure_future(_sequence(session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs))))
+        asyncio.ensure_future(_sequence(
+            session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs)), seq_done,
+        ))
         for i, plan in enumerate(plans)
     ]
-    seq_done = start + session.jitter(d.timers.sequences_done_ms)
     await main.sleep_until(seq_done)
     main.close()  # parked: the remaining events are computed, not waited for
     ends = [end for result in await asyncio.gather(*sequences) for end in result]
     t_complete = seq_done
     for t_end, kind in ends:
-        after = d.timers.complete_after_relay_ms if kind == "relay" else d.timers.complete_after_port_ms
-        t_complete = max(t_complete, t_end + session.jitter(after))
+        t_complete = max(t_complete, t_end + session.jitter(_complete_after(d.timers, kind)))
+    for event in session.held_errors:
+        held_t = max(event.t, t_complete - session.jitter(d.timers.held_error_before_complete_ms))
+        session.emit(dataclasses.replace(event, t=held_t))
     session.emit(GatheringStateChange(t=t_complete, state="complete"))
     log.info("gather.complete", t=round(t_complete, 1), networks=len(plans), ports_ended=len(ends))
     t_null = t_complete + session.jitter(d.timers.null_after_complete_ms)
     session.emit(CandidateEvent(t=t_null, candidate=None))
+
+
+def _complete_after(timers, kind: str) -> tuple[float, float]:
+    """How long after a port's last step "complete" follows, by what that step was."""
+    return {
+        "relay": timers.complete_after_relay_ms,
+        "turn_error": timers.complete_after_turn_error_ms,
+        "tcp": timers.complete_after_tcp_ms,
+    }.get(kind, timers.complete_after_port_ms)
 
 
 async def _bind(session: GatherSession, plan: NetworkPlan) -> UdpPort | None:
@@ -156,7 +170,7 @@ async def _bind(session: GatherSession, plan: NetworkPlan) -> UdpPort | None:
 
 async def _sequence(
     session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
-    stun_servers: list[IceServerUrl], turns: list[tuple[IceServerUrl, int]],
+    stun_servers: list[IceServerUrl], turns: list[tuple[IceServerUrl, int]], seq_done: float,
 ) -> list[tuple[float, str]]:
     """One network's allocation sequence. Returns (browser time, kind) of each port's end."""
     d = session.dialect
@@ -183,8 +197,12 @@ async def _sequence(
             # The mDNS name registration delays the host candidate (captures: srflx may precede
             # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
             await tl.sleep(session.mdns_delay + index * session.jitter((0.3, 1.5)))
-        session.emit_candidate(tl.now(), host)
-        ends.append((tl.now(), "host"))
+        port.host_t = tl.now()
+        session.emit_candidate(port.host_t, host)
+        ends.append((port.host_t, "host"))
+    else:
+        port.host_t = tl.now()
+    port.host_done.set()
     if turns:
         await tl.sleep_until(start + d.timers.relay_phase_ms)
         tasks += [
@@ -193,8 +211,10 @@ async def _sequence(
         ]
     tcp = d.tcp_active_candidate(session.ident, plan, session.mdns, session.mid, session.mline)
     if tcp is not None:
-        await tl.sleep_until(start + d.timers.tcp_phase_ms)
+        # TCP active candidates close each sequence, in network order (captures B1/B2).
+        await tl.sleep_until(seq_done + index * session.jitter(d.timers.tcp_gap_ms))
         session.emit_candidate(tl.now(), tcp)
+        ends.append((tl.now(), "tcp"))
     tl.close()
     await asyncio.gather(*tasks)
     return ends

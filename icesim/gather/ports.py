@@ -3,6 +3,8 @@ shared-socket mode: capture S8 shows relay rport = host port), with a STUN demul
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from aioice import stun
 
@@ -25,6 +27,9 @@ class UdpPort:
         self.transactions: dict[bytes, StunTransaction] = {}
         self.mapped_seen: set[tuple[str, int]] = set()
         self.dropped = 0
+        # Set once this socket's host candidate is out (or known not to come).
+        self.host_done = asyncio.Event()
+        self.host_t = 0.0
         sock.set_receiver(self._on_datagram)
 
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:

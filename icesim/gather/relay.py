@@ -69,22 +69,29 @@ class TcpStunChannel:
 async def gather_relay(
     session: "GatherSession", port: UdpPort, server: IceServerUrl, relay_pref: int, tl: Timeline
 ) -> str:
-    """Returns ok | skipped | error, and the kind of the last step for completion timing."""
+    """Returns relay | skipped | turn_error (the kind sets how soon "complete" follows)."""
     d = session.dialect
+    local_port = port.port
+
+    def fail(t: float, kind: str, code: int | None = None, sock_port: int | None = None) -> str:
+        event = d.turn_error(t, port.plan, local_port if sock_port is None else sock_port, server, kind, code)
+        if d.error_held_until_complete(server):
+            session.held_errors.append(event)
+        else:
+            session.emit(event)
+        return "turn_error"
+
     if not d.turn_port_allowed(server.port):
-        session.emit(d.turn_error(tl.now(), port.plan, port.port, server, "disallowed_port"))
-        return "error"
+        return fail(tl.now(), "disallowed_port")
     try:
-        addr = await server_address(session, port.plan.family, server)
+        addr = await server_address(session, port, server, tl)
     except ResolveError:
-        session.emit(d.turn_error(tl.now(), port.plan, port.port, server, "dns"))
-        return "error"
+        return fail(tl.now(), "dns")
     if addr is None:
         return "skipped"
     await tl.sleep(session.jitter(d.timers.turn_setup_ms))
 
     channel: TcpStunChannel | None = None
-    local_port = port.port
     if server.relay_protocol == "udp":
         send, table = port.send_to(addr), port.transactions
     else:
@@ -93,8 +100,7 @@ async def gather_relay(
         try:
             stream = await session.net.connect_tcp(addr, ctx, server.host)
         except (OSError, ssl.SSLError):
-            session.emit(d.turn_error(tl.now(), port.plan, 0, server, "connect_failed"))
-            return "error"
+            return fail(tl.now(), "connect_failed", sock_port=0)
         session.streams.append(stream)
         channel = TcpStunChannel(stream)
         send, table = channel.send, channel.transactions
@@ -115,18 +121,15 @@ async def gather_relay(
         try:
             result = await txn.run()
         except StunTimeout as exc:
-            kind = "connect_failed" if channel is not None and channel.closed else "timeout"
-            session.emit(d.turn_error(exc.t, port.plan, local_port, server, kind))
-            return "error"
+            return fail(exc.t, "connect_failed" if channel is not None and channel.closed else "timeout")
         finally:
             table.pop(txn.transaction_id, None)
         msg = result.message
         if msg.message_class == stun.Class.RESPONSE:
             relayed = msg.attributes.get("XOR-RELAYED-ADDRESS")
-            mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
             if relayed is None:
-                session.emit(d.turn_error(result.t, port.plan, local_port, server, "other", 600))
-                return "error"
+                return fail(result.t, "other", 600)
+            mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
             session.allocations.append((send, request, key, username, realm, nonce))
             cand = d.relay_candidate(
                 session.ident, port.plan, relayed, mapped, server, relay_pref, session.mid, session.mline
@@ -134,13 +137,8 @@ async def gather_relay(
             session.emit_candidate(result.t, cand)
             return "relay"
         code = msg.error_code
-        if code in (401, 438) and "NONCE" in msg.attributes:
-            if not username or not password:
-                session.emit(d.turn_error(result.t, port.plan, local_port, server, "missing_credentials"))
-                return "error"
-            if code == 401 and key is not None:
-                session.emit(d.turn_error(result.t, port.plan, local_port, server, "unauthorized"))
-                return "error"
+        if code in (401, 438) and "NONCE" in msg.attributes and not (code == 401 and key is not None):
+            # The long-term-credential challenge (401) or a stale nonce (438): retry signed.
             nonce = msg.attributes["NONCE"]
             realm = msg.attributes.get("REALM", realm)
             if realm is None:
@@ -148,15 +146,11 @@ async def gather_relay(
             key = make_integrity_key(username, realm, password)
             continue
         if code == 401:
-            session.emit(d.turn_error(result.t, port.plan, local_port, server, "unauthorized"))
-            return "error"
+            return fail(result.t, "unauthorized")
         if code == 437:
-            session.emit(d.turn_error(result.t, port.plan, local_port, server, "mismatch"))
-            return "error"
-        session.emit(d.turn_error(result.t, port.plan, local_port, server, "other", code or 600))
-        return "error"
-    session.emit(d.turn_error(tl.now(), port.plan, local_port, server, "unauthorized"))
-    return "error"
+            return fail(result.t, "mismatch")
+        return fail(result.t, "other", code or 600)
+    return fail(tl.now(), "unauthorized")
 
 
 def release_allocation(send, request: stun.Message, key, username, realm, nonce) -> None:

@@ -29,6 +29,8 @@ class GatherSession:
     ports: list[UdpPort] = field(default_factory=list)
     streams: list[TcpStream] = field(default_factory=list)
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    # Errors the browser delivers only together with "complete" (see ChromeTimers).
+    held_errors: list[Any] = field(default_factory=list)
 
     _schedule: RetransmitSchedule | None = None
 

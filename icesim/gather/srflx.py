@@ -18,25 +18,34 @@ if TYPE_CHECKING:
 
 
 async def server_address(
-    session: "GatherSession", port_family: int, server: IceServerUrl
+    session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline
 ) -> tuple[str, int] | None:
-    """The server's address for a socket of `port_family`; None = skip silently (an IP literal of
+    """The server's address for this socket's family; None = skip silently (an IP literal of
     the other family: captures README "An IPv6 socket skips an IPv4-literal server").
-    Raises ResolveError when a name has no address of the family."""
+    Raises ResolveError when a name has no address of the family, after the browser's
+    lookup delay and never before the socket's host candidate (capture E)."""
     literal = server.host_literal
     if literal is not None:
-        return (str(literal), server.port) if literal.version == port_family else None
-    addrs = await session.resolver.resolve(server.host, port_family)
+        return (str(literal), server.port) if literal.version == port.plan.family else None
+    timers = session.dialect.timers
+    try:
+        addrs = await session.resolver.resolve(server.host, port.plan.family)
+    except ResolveError:
+        await tl.sleep(session.jitter(timers.dns_lookup_ms))
+        await port.host_done.wait()
+        tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
+        raise
+    await tl.sleep(session.jitter(timers.dns_lookup_ms))
     return (addrs[0], server.port)
 
 
 async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline) -> str:
-    """Returns how the port ended for this server: ok | skipped | error."""
+    """Returns how the port ended for this server: ok | skipped | stun_error | error."""
     try:
-        addr = await server_address(session, port.plan.family, server)
+        addr = await server_address(session, port, server, tl)
     except ResolveError:
         session.emit(session.dialect.stun_error(tl.now(), port.plan, port.port, server, "dns"))
-        return "error"
+        return "stun_error"
     if addr is None:
         return "skipped"
     request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
@@ -46,14 +55,14 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         result = await txn.run()
     except StunTimeout as exc:
         session.emit(session.dialect.stun_error(exc.t, port.plan, port.port, server, "timeout"))
-        return "error"
+        return "stun_error"
     finally:
         port.transactions.pop(txn.transaction_id, None)
     message = result.message
     if message.message_class == stun.Class.ERROR:
         code, reason = message.attributes.get("ERROR-CODE", (None, None))
         session.emit(session.dialect.stun_error(result.t, port.plan, port.port, server, "response", code, reason))
-        return "error"
+        return "stun_error"
     mapped = message.attributes.get("XOR-MAPPED-ADDRESS") or message.attributes.get("MAPPED-ADDRESS")
     if mapped is None:
         return "error"  # a success without an address: libwebrtc ignores it
