@@ -30,6 +30,8 @@ import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
 
+from .stun_framing import MalformedStun, iter_attributes
+
 __all__ = ["MAX_DATAGRAM_SIZE", "NatMode", "StunServer", "StunServerStats", "run_stun_server"]
 
 log = structlog.get_logger(__name__)
@@ -170,36 +172,29 @@ class StunServer:
         size = len(data)
         if size < stun.HEADER_LENGTH or size > MAX_DATAGRAM_SIZE:
             return None
-        message_type, length, cookie = struct.unpack_from("!HHI", data)
+        message_type, _, cookie = struct.unpack_from("!HHI", data)
         # The exact type match also rejects non-STUN (top two bits set),
         # responses and indications (never answered) and every other method.
         if message_type != BINDING_REQUEST_TYPE or cookie != stun.COOKIE:
             return None
-        # 4-byte alignment guarantees the walk below a whole attribute header.
-        if length != size - stun.HEADER_LENGTH or length % 4:
-            return None
-
         unknown: list[int] = []
         after_integrity = False
-        pos = stun.HEADER_LENGTH
-        while pos < size:
-            attr_type, attr_len = struct.unpack_from("!HH", data, pos)
-            end = pos + 4 + attr_len + stun.padding_length(attr_len)
-            if end > size:
-                return None  # attribute overruns the message
-            if attr_type == ATTR_FINGERPRINT:
-                if end != size or attr_len != 4:
-                    return None  # FINGERPRINT must be last
-                (fingerprint,) = struct.unpack_from("!I", data, pos + 4)
-                if fingerprint != stun.message_fingerprint(data[:pos]):
-                    return None
-            elif attr_type == ATTR_MESSAGE_INTEGRITY:
-                after_integrity = True
-            elif attr_type < 0x8000 and attr_type not in KNOWN_REQUIRED_ATTRIBUTES:
-                # RFC 5389 15.4: attributes after MESSAGE-INTEGRITY are ignored.
-                if not after_integrity and attr_type not in unknown:
-                    unknown.append(attr_type)
-            pos = end
+        try:
+            for attr_type, attr_len, value_pos, end in iter_attributes(data):
+                if attr_type == ATTR_FINGERPRINT:
+                    if end != size or attr_len != 4:
+                        return None  # FINGERPRINT must be last
+                    (fingerprint,) = struct.unpack_from("!I", data, value_pos)
+                    if fingerprint != stun.message_fingerprint(data[: value_pos - 4]):
+                        return None
+                elif attr_type == ATTR_MESSAGE_INTEGRITY:
+                    after_integrity = True
+                elif attr_type < 0x8000 and attr_type not in KNOWN_REQUIRED_ATTRIBUTES:
+                    # RFC 5389 15.4: attributes after MESSAGE-INTEGRITY are ignored.
+                    if not after_integrity and attr_type not in unknown:
+                        unknown.append(attr_type)
+        except MalformedStun:
+            return None  # bad length field, misalignment or an overrunning attribute
 
         if unknown:
             # Checked before any value is decoded: the values of attributes we do

@@ -46,8 +46,10 @@ class StunTransaction:
         schedule: RetransmitSchedule,
         timeline: Timeline,
         reliable: bool = False,
+        server: tuple[str, int] | None = None,
     ) -> None:
         self.request = request
+        self.server = server  # over UDP only the server's address may answer
         self._send = send
         self._schedule = schedule
         self._timeline = timeline
@@ -59,9 +61,16 @@ class StunTransaction:
     def transaction_id(self) -> bytes:
         return self.request.transaction_id
 
-    def response_received(self, message: stun.Message) -> None:
-        if not self._future.done() and message.message_class in (stun.Class.RESPONSE, stun.Class.ERROR):
-            self._future.set_result(message)
+    def response_received(self, message: stun.Message, source: tuple[str, int] | None = None) -> None:
+        """Accept only what libwebrtc would: a success/error of the request's own method
+        (StunRequestManager::CheckResponse), from the server over UDP (UDPPort::OnReadPacket)."""
+        if self._future.done() or message.message_class not in (stun.Class.RESPONSE, stun.Class.ERROR):
+            return
+        if message.message_method != self.request.message_method:
+            return
+        if self.server is not None and source != self.server:
+            return
+        self._future.set_result(message)
 
     async def run(self) -> StunResult:
         data = bytes(self.request)

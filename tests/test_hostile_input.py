@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import structlog
 from aioice import stun
 from aioice.stun import Class, Message, Method
@@ -379,7 +380,8 @@ def _response(
     rng: random.Random, tid: bytes, message_class: Class | None = None, method: Method = Method.BINDING
 ) -> Message:
     """A well-formed Binding success (mapped to a garbage address) or error response."""
-    message_class = message_class or rng.choice([Class.RESPONSE, Class.ERROR])
+    if message_class is None:  # not `or`: Class.REQUEST is 0
+        message_class = rng.choice([Class.RESPONSE, Class.ERROR])
     message = Message(method, message_class, tid)
     if message_class == Class.ERROR:
         message.attributes["ERROR-CODE"] = (rng.randrange(300, 700), "nope")
@@ -395,7 +397,14 @@ def _response(
 
 
 def response_unknown_id(rng: random.Random) -> bytes:
-    return bytes(_response(rng, rng.randbytes(12)))
+    data = bytes(_response(rng, rng.randbytes(12)))
+    if rng.random() < 0.3:  # plus unknown comprehension-required attributes
+        for _ in range(rng.randrange(1, 3)):
+            value = rng.randbytes(rng.randrange(0, 9))
+            data += struct.pack("!HH", _unknown_required_type(rng), len(value)) + value
+            data += bytes(stun.padding_length(len(value)))
+        data = stun.set_body_length(data, len(data) - stun.HEADER_LENGTH)
+    return data
 
 
 def other_class_unknown_id(rng: random.Random) -> bytes:
@@ -677,12 +686,13 @@ async def test_gatherer_survives_garbage() -> None:
 
         async def drained() -> None:
             await wait_until(
-                lambda: counted.delivered - delivered_before == sent,
-                lambda: f"the gatherer to drain: {counted.delivered - delivered_before} of {sent} batch={batch_sizes} elapsed={time.monotonic()-started}",
+                lambda: counted.delivered - delivered_before == sent or run.task.done(),
+                lambda: f"the gatherer to drain: {counted.delivered - delivered_before} of {sent}",
             )
+            # A gather that ends closes its socket: the rest of the flood would go unread.
+            assert not run.task.done(), f"the gather ended during the flood: {run.events()}"
 
         batch_bytes = 0
-        batch_sizes = []
         while sent < GATHERER_GARBAGE_COUNT:
             roll = rng.random()
             sender = rng.choice(senders)
@@ -700,9 +710,7 @@ async def test_gatherer_survives_garbage() -> None:
             if batch_bytes + cost > batch_budget:
                 await drained()
                 batch_bytes = 0
-                batch_sizes = []
             sender.sendto(data, target)
-            batch_sizes.append(len(data))
             sent += 1
             batch_bytes += cost
         await drained()
@@ -710,14 +718,15 @@ async def test_gatherer_survives_garbage() -> None:
         handler_us = (counted.handler_seconds - handler_seconds_before) / sent * 1e6
         await asyncio.sleep(0.05)  # room for anything the gatherer should not send
 
-        assert counted.delivered - delivered_before == sent >= GATHERER_GARBAGE_COUNT
+        delivered = counted.delivered - delivered_before
+        assert delivered == sent >= GATHERER_GARBAGE_COUNT
         assert counted.handler_errors == []
         assert pending_id_sent > 3000 and huge_sent > 100  # the mix exercised both
         # Nothing answered the garbage, and the transaction is still the one pending: the
         # responder has seen only (re)transmissions of the first request, from one socket.
         assert [c.replies for c in clients] == [[], [], []]
         assert responder.unexpected == []
-        assert {request for request in responder.requests} == {(source, tid)}
+        assert set(responder.requests) == {(source, tid)}
         assert flood_seconds < 25, "the flood outlasted most of the 39.9 s STUN budget"
         during = run.events()
         assert [e for e in during if e["type"] == "icecandidateerror"] == []
@@ -734,12 +743,89 @@ async def test_gatherer_survives_garbage() -> None:
         assert counted.handler_errors == []
         print(
             f"\ngatherer: {sent} garbage datagrams ({pending_id_sent} with the pending id,"
-            f" {huge_sent} over 1500 B) delivered {counted.delivered - delivered_before} in"
-            f" {flood_seconds:.1f} s; receive handler {handler_us:.2f} us/datagram;"
-            f" {len(responder.requests)} requests seen; complete {finish_seconds:.2f} s after the answer"
+            f" {huge_sent} over 1500 B), {delivered} delivered, in {flood_seconds:.1f} s; receive"
+            f" handler {handler_us:.2f} us/datagram; {len(responder.requests)} sends of the request"
+            f" seen; null candidate {finish_seconds * 1000:.0f} ms after the answer"
         )
     finally:
         await run.cancel()
         for client in clients:
             client.close()
+        responder.close()
+
+
+# Responses carrying the pending transaction id that libwebrtc does NOT accept. Each case sends
+# one such datagram while the request is pending, then the real answer; a browser emits the
+# real answer's srflx, and so must the gatherer (UdpPort checks framing, method and source).
+
+
+def real_id_attribute_overrun(rng: random.Random, tid: bytes) -> bytes:
+    """A Binding success, then an attribute claiming more bytes than the message has
+    (StunMessage::Read: buf->Consume fails, the response is dropped)."""
+    message = Message(Method.BINDING, Class.RESPONSE, tid)
+    message.attributes["XOR-MAPPED-ADDRESS"] = (GARBAGE_MAPPED[0], 1111)
+    value = rng.randbytes(4)
+    data = bytes(message) + struct.pack("!HH", rng.choice([0xC001, 0x7F01]), len(value) + 64) + value
+    return stun.set_body_length(data, len(data) - stun.HEADER_LENGTH)
+
+
+def real_id_unaligned_body(rng: random.Random, tid: bytes) -> bytes:
+    """A Binding success whose body ends with 1-3 bytes that are no attribute header
+    (StunMessage::Read: ReadUInt16 fails, the response is dropped)."""
+    message = Message(Method.BINDING, Class.RESPONSE, tid)
+    message.attributes["XOR-MAPPED-ADDRESS"] = (GARBAGE_MAPPED[0], 1111)
+    data = bytes(message) + rng.randbytes(rng.randrange(1, 4))
+    return stun.set_body_length(data, len(data) - stun.HEADER_LENGTH)
+
+
+def real_id_wrong_method(rng: random.Random, tid: bytes) -> bytes:
+    """An Allocate success response to the Binding request (StunRequestManager::CheckResponse:
+    "Received response with wrong type", the request stays pending)."""
+    message = Message(Method.ALLOCATE, Class.RESPONSE, tid)
+    message.attributes["XOR-MAPPED-ADDRESS"] = (GARBAGE_MAPPED[0], 1111)
+    return bytes(message)
+
+
+# Part of the 100k flood too: none of these may complete the pending transaction.
+PENDING_ID_GARBAGE += [real_id_attribute_overrun, real_id_unaligned_body, real_id_wrong_method]
+
+
+def real_id_valid_response(rng: random.Random, tid: bytes) -> bytes:
+    message = Message(Method.BINDING, Class.RESPONSE, tid)
+    message.attributes["XOR-MAPPED-ADDRESS"] = (GARBAGE_MAPPED[0], 1111)
+    return bytes(message)
+
+
+@pytest.mark.parametrize(
+    "make, from_server",
+    [
+        pytest.param(real_id_wrong_length_field, True, id="control-wrong-length-field"),
+        pytest.param(real_id_attribute_overrun, True, id="attribute-overrun"),
+        pytest.param(real_id_unaligned_body, True, id="unaligned-body"),
+        pytest.param(real_id_wrong_method, True, id="wrong-method"),
+        # UDPPort::OnReadPacket hands only datagrams from a STUN server's address to the
+        # request manager; anything else with the right id is not a STUN response to it.
+        pytest.param(real_id_valid_response, False, id="not-from-the-server"),
+    ],
+)
+async def test_gatherer_rejects_response_browsers_drop(
+    make: Callable[[random.Random, bytes], bytes], from_server: bool
+) -> None:
+    rng = random.Random(0xBAD1D)
+    responder = SlowResponder()
+    run = GatherRun(responder, seed=12)
+    stranger = FloodClient()
+    try:
+        source, tid, counted = await run.first_request()
+        before = counted.delivered
+        (responder.sock if from_server else stranger.sock).sendto(make(rng, tid), ("127.0.0.1", source[1]))
+        await wait_until(lambda: counted.delivered > before, "the datagram to reach the gatherer")
+        await asyncio.sleep(0.05)
+        responder.answer(*responder.requests[-1], ANSWER_MAPPED)
+        await run.finish(timeout=5.0)
+        _assert_one_srflx_stream(run)
+        assert stranger.replies == []
+    finally:
+        await run.cancel()
+        stranger.close()
         responder.close()

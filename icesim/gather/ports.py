@@ -10,6 +10,7 @@ from aioice import stun
 
 from ..dialects.base import NetworkPlan
 from ..net import UdpSocket
+from ..stun_framing import well_framed
 from ..stun_transaction import StunTransaction
 
 log = structlog.get_logger(__name__)
@@ -41,12 +42,15 @@ class UdpPort:
         if txn is None:
             self.dropped += 1
             return
+        if not well_framed(data):
+            self.dropped += 1
+            return
         try:
             message = stun.parse_message(data)
         except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
             self.dropped += 1
             return
-        txn.response_received(message)
+        txn.response_received(message, addr)
 
     def send_to(self, addr: tuple[str, int]):
         return lambda data: self.sock.sendto(data, addr)

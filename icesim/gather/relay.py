@@ -18,6 +18,7 @@ from aioice.turn import UDP_TRANSPORT, make_integrity_key
 from ..clock import Timeline
 from ..config import IceServerUrl
 from ..net import ResolveError, TcpStream
+from ..stun_framing import well_framed
 from ..stun_transaction import StunTimeout, StunTransaction
 from .ports import UdpPort
 from .srflx import server_address
@@ -52,7 +53,7 @@ class TcpStunChannel:
                 return
             frame, self._buf = self._buf[: 20 + length], self._buf[20 + length:]
             txn = self.transactions.get(frame[8:20])
-            if txn is None:
+            if txn is None or not well_framed(frame):
                 continue
             try:
                 txn.response_received(stun.parse_message(frame))
@@ -116,7 +117,10 @@ async def gather_relay(
         if key is not None:
             request.attributes.update({"USERNAME": username, "REALM": realm, "NONCE": nonce})
             request.add_message_integrity(key)
-        txn = StunTransaction(request, send, session.schedule(), tl, reliable=channel is not None)
+        txn = StunTransaction(
+            request, send, session.schedule(), tl, reliable=channel is not None,
+            server=None if channel is not None else addr,
+        )
         table[txn.transaction_id] = txn
         try:
             result = await txn.run()

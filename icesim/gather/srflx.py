@@ -49,7 +49,7 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
     if addr is None:
         return "skipped"
     request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
-    txn = StunTransaction(request, port.send_to(addr), session.schedule(), tl)
+    txn = StunTransaction(request, port.send_to(addr), session.schedule(), tl, server=addr)
     port.transactions[txn.transaction_id] = txn
     try:
         result = await txn.run()
