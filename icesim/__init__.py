@@ -14,7 +14,7 @@ if not _structlog.is_configured():
 
 from .config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url
 from .events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, GatherMeta, IceCandidate, to_json_line
-from .gather import gather
+from .gathering import gather
 
 __version__ = "0.1.0"
 

@@ -13,7 +13,7 @@ from .config import (
     ConfigError, Faults, GatherConfig, parse_hostport, parse_ice_url, parse_interface, parse_resolve,
 )
 from .events import to_json_line
-from .gather import gather
+from .gathering import gather
 from .render import pretty_line
 
 
