@@ -44,9 +44,9 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
     dialect = get_dialect(config.browser)
     # Identity (ufrag, tiebreaker, mDNS names) and timer jitter draw from separate streams so
     # a seed reproduces the identity whatever order the tasks run in. Unseeded timing uses the
-    # module RNG: a Random object is 2.5 KiB per live gather.
+    # module's shared RNG (same methods): a Random object is 2.5 KiB per live gather.
     ident = dialect.new_identity(random.Random(config.seed))
-    timing_rng = random.Random(config.seed + 1) if config.seed is not None else random._inst  # type: ignore[attr-defined]
+    timing_rng = random.Random(config.seed + 1) if config.seed is not None else random
     base_net: Net = net or RealNet()
     if config.faults.active:
         base_net = FaultyNet(base_net, config.faults, random.Random(None if config.seed is None else config.seed + 2))
@@ -55,8 +55,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
         timing_rng=timing_rng, mdns=config.mdns and not config.permission,
         mid=config.sdp_mid, mline=config.sdp_mline_index,
+        mdns_delay=timing_rng.uniform(*dialect.timers.mdns_register_ms),
     )
-    session.mdns_delay = session.jitter(dialect.timers.mdns_register_ms)
     interfaces = list(config.interfaces) if config.interfaces is not None else list(machine_interfaces())
     yield GatherMeta(
         browser=f"{dialect.name}@{dialect.version}", time_scale=config.time_scale, seed=config.seed,

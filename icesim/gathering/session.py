@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ class GatherSession:
     emitter: OrderedEmitter
     net: Net
     resolver: GatherResolver
-    timing_rng: random.Random
+    timing_rng: Any  # a random.Random, or the random module's shared one
     mdns: bool
     mid: str = "0"
     mline: int = 0

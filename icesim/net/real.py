@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import socket
-import ssl
 
 from .base import ClosedHandler, DatagramHandler, ResolveError, StreamHandler
 
