@@ -58,7 +58,7 @@ def build_config(opts: dict) -> tuple[GatherConfig, bool]:
         browser=opts["browser"], servers=servers,
         interfaces=[parse_interface(i) for i in opts["interface"]] or None,
         permission=opts["permission"], mdns=not opts["no_mdns"], faults=faults,
-        time_scale=_float_opt("--time-scale", opts["time_scale"]) or 1.0,
+        time_scale=1.0 if opts["time_scale"] is None else _float_opt("--time-scale", opts["time_scale"]),
         timeout_ms=_float_opt("--timeout", opts["timeout"]), seed=opts["seed"],
     )
     if config.time_scale <= 0:

@@ -1,0 +1,5 @@
+"""`python -m icesim` = the `icesim` command."""
+
+from .cli import main
+
+main()
