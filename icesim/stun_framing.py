@@ -2,7 +2,7 @@
 
 aioice.stun.parse_message tolerates overrunning attributes and trailing bytes; libwebrtc's
 StunMessage::Read does not, and neither may we: a response the browser would drop must not
-complete a transaction (tests/test_hostile_input.py)."""
+complete a transaction (tests/test_hostile_gatherer.py)."""
 
 from __future__ import annotations
 

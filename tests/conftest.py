@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import coturn as _coturn  # noqa: E402  (tests/coturn.py)
+from icesim.dialects import ChromeDialect  # noqa: E402
 
 # --------------------------------------------------------------------------
 # coturn (tests/coturn.py)
@@ -73,3 +74,13 @@ def coturn_factory(
 def closed_port() -> int:
     """A 127.0.0.1 port with nothing listening on it (UDP nor TCP)."""
     return _coturn.closed_port()
+
+
+# --------------------------------------------------------------------------
+# ChromeDialect rules (tests/test_chrome_*.py; helpers in tests/chrome_helpers.py)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chrome() -> ChromeDialect:
+    return ChromeDialect()

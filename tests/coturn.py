@@ -9,19 +9,19 @@ it can be used directly (for instance from a benchmark or a debugging shell)::
 Network rule: coturn listens on 127.0.0.1 only and relays from 127.0.0.1
 only. Loopback *peers* are allowed (``--allow-loopback-peers``) so that tests
 can relay to their own sockets; nothing ever leaves the machine.
+
+The loopback port helpers live in ``loopback_ports.py`` and the STUN probes in
+``stun_probe.py``; their public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
-import random
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aioice import stun
+# Re-exported: conftest.py uses coturn.closed_port, test_coturn_fixture.py the STUN probes.
+from loopback_ports import LOOPBACK, closed_port, free_port, relay_port_range  # noqa: F401
+from stun_probe import stun_binding_tcp, stun_binding_udp
 
-LOOPBACK = "127.0.0.1"
 
 USERNAME = "test"
 PASSWORD = "secret"
@@ -85,160 +86,6 @@ def find_turnserver() -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     raise CoturnNotInstalled(INSTALL_HINT)
-
-
-# --------------------------------------------------------------------------
-# ports
-# --------------------------------------------------------------------------
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(lo), int(hi)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def relay_port_range() -> tuple[int, int]:
-    """Relay ports for coturn: above the kernel's ephemeral range when possible.
-
-    Keeping relay ports out of the ephemeral range means a relay allocation
-    can never collide with a port the kernel hands to a test socket (or with
-    the listening port of another coturn, which is chosen from that range).
-    """
-    _, eph_hi = _ephemeral_range()
-    if 65535 - eph_hi >= 1000:
-        return eph_hi + 1, 65535
-    return 49152, 65535
-
-
-def _port_free(port: int, host: str = LOOPBACK) -> bool:
-    """True when ``port`` can be bound on ``host`` for both UDP and TCP."""
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port(host: str = LOOPBACK, attempts: int = 50) -> int:
-    """A port on ``host`` that is currently free for both UDP and TCP.
-
-    A UDP socket is bound to port 0, then a TCP socket to the same port; if
-    the TCP bind fails another port is tried. Both are closed before
-    returning, so the caller must be ready for a (rare) race.
-    """
-    for _ in range(attempts):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((host, 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((host, port))
-                except OSError as exc:
-                    if exc.errno == errno.EADDRINUSE:
-                        continue
-                    raise
-                return port
-    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
-
-
-def closed_port(host: str = LOOPBACK, attempts: int = 200) -> int:
-    """A loopback port with nothing listening on it, for UDP nor TCP.
-
-    Chosen below the kernel's ephemeral range (and so outside coturn's relay
-    range too), so that no socket opened later by a test gets it from the
-    kernel by chance. UDP to it draws an ICMP port unreachable; TCP a RST.
-    """
-    eph_lo, _ = _ephemeral_range()
-    lo, hi = 20000, min(eph_lo - 1, 32767)
-    rng = random.Random()
-    if hi > lo:
-        for _ in range(attempts):
-            port = rng.randint(lo, hi)
-            if _port_free(port, host):
-                return port
-    return free_port(host)
-
-
-# --------------------------------------------------------------------------
-# STUN probes (synchronous, used to wait until coturn is ready)
-# --------------------------------------------------------------------------
-
-
-def _binding_request() -> stun.Message:
-    return stun.Message(
-        message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST
-    )
-
-
-def stun_binding_udp(
-    addr: tuple[str, int],
-    timeout: float = 1.0,
-    sock: socket.socket | None = None,
-) -> stun.Message:
-    """Send a STUN Binding Request over UDP and return the parsed response.
-
-    Retransmits every 100 ms until ``timeout``. Raises ``TimeoutError``.
-    When ``sock`` is given it is used (and left open), so the caller can
-    compare XOR-MAPPED-ADDRESS with ``sock.getsockname()``.
-    """
-    own = sock is None
-    if sock is None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((LOOPBACK, 0))
-    request = _binding_request()
-    data = bytes(request)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no STUN Binding response from udp {addr}")
-            sock.sendto(data, addr)
-            sock.settimeout(min(0.1, remaining))
-            try:
-                while True:
-                    reply, _ = sock.recvfrom(2048)
-                    with contextlib.suppress(ValueError):
-                        message = stun.parse_message(reply)
-                        if message.transaction_id == request.transaction_id:
-                            return message
-            except socket.timeout:
-                continue
-            except ConnectionRefusedError:
-                # ICMP port unreachable from an earlier send: not up yet.
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-                continue
-    finally:
-        if own:
-            sock.close()
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed by coturn")
-        buf += chunk
-    return buf
-
-
-def stun_binding_tcp(addr: tuple[str, int], timeout: float = 1.0) -> stun.Message:
-    """Send one STUN Binding Request over a new TCP connection; return the reply."""
-    request = _binding_request()
-    with socket.create_connection(addr, timeout=timeout) as sock:
-        sock.sendall(bytes(request))
-        header = _recv_exact(sock, 20)
-        (length,) = struct.unpack("!H", header[2:4])
-        message = stun.parse_message(header + _recv_exact(sock, length))
-    if message.transaction_id != request.transaction_id:
-        raise ConnectionError("STUN response with a foreign transaction id")
-    return message
 
 
 # --------------------------------------------------------------------------
