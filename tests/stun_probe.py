@@ -11,6 +11,7 @@ import time
 
 from aioice import stun
 
+from icesim.stun_framing import iter_attributes
 from loopback_ports import LOOPBACK
 
 
@@ -84,3 +85,11 @@ def stun_binding_tcp(addr: tuple[str, int], timeout: float = 1.0) -> stun.Messag
     if message.transaction_id != request.transaction_id:
         raise ConnectionError("STUN response with a foreign transaction id")
     return message
+
+
+def unknown_attributes_of(data: bytes) -> list[int]:
+    """Decode UNKNOWN-ATTRIBUTES (0x000A) from a raw response; aioice skips that attribute."""
+    for attr_type, attr_len, value_pos, _ in iter_attributes(data):
+        if attr_type == 0x000A:
+            return [t for (t,) in struct.iter_unpack("!H", data[value_pos : value_pos + attr_len])]
+    raise AssertionError("no UNKNOWN-ATTRIBUTES in the response")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-import struct
 import time
 
 import structlog
@@ -21,6 +20,7 @@ from aioice.stun import Class, Message, Method
 from flood import DATAGRAM_OVERHEAD, FloodClient, wait_until
 from garbage import GARBAGE_GENERATORS, valid_request
 from icesim.stun_server import MAX_DATAGRAM_SIZE, StunServer
+from stun_probe import unknown_attributes_of
 
 GARBAGE_COUNT = 100_000
 VALID_RATE = 0.02  # about one real Binding Request per 50 datagrams
@@ -92,7 +92,7 @@ async def test_stun_server_survives_garbage() -> None:
                 else:
                     assert reply.message_class == Class.ERROR
                     assert reply.attributes["ERROR-CODE"][0] == 420
-                    assert _unknown_attributes(data) == unknown
+                    assert unknown_attributes_of(data) == unknown
         assert answered == set(expected)
 
         assert garbage_sent >= GARBAGE_COUNT
@@ -121,12 +121,3 @@ async def test_stun_server_survives_garbage() -> None:
         server.close()
 
 
-def _unknown_attributes(data: bytes) -> list[int]:
-    pos = stun.HEADER_LENGTH
-    while pos < len(data):
-        attr_type, attr_len = struct.unpack_from("!HH", data, pos)
-        if attr_type == 0x000A:
-            value = data[pos + 4 : pos + 4 + attr_len]
-            return [t for (t,) in struct.iter_unpack("!H", value)]
-        pos += 4 + attr_len + stun.padding_length(attr_len)
-    raise AssertionError("420 without UNKNOWN-ATTRIBUTES")

@@ -18,6 +18,7 @@ from aioice import stun
 from aioice.stun import Class, Message, Method
 
 from icesim.stun_server import MAX_DATAGRAM_SIZE, NatMode, StunServer, run_stun_server
+from stun_probe import unknown_attributes_of
 
 REPLY_TIMEOUT = 2.0
 
@@ -41,18 +42,6 @@ def raw_message(
         data += struct.pack("!HHI", 0x8028, 4, stun.message_fingerprint(data))
         data = stun.set_body_length(data, len(data) - stun.HEADER_LENGTH)
     return data
-
-
-def unknown_attributes_of(data: bytes) -> list[int]:
-    """Decode UNKNOWN-ATTRIBUTES (0x000A) from raw bytes; aioice skips it."""
-    pos = stun.HEADER_LENGTH
-    while pos < len(data):
-        attr_type, attr_len = struct.unpack_from("!HH", data, pos)
-        if attr_type == 0x000A:
-            value = data[pos + 4 : pos + 4 + attr_len]
-            return [t for (t,) in struct.iter_unpack("!H", value)]
-        pos += 4 + attr_len + stun.padding_length(attr_len)
-    raise AssertionError("no UNKNOWN-ATTRIBUTES in the response")
 
 
 class UdpClient(asyncio.DatagramProtocol):
