@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import click
@@ -129,6 +130,9 @@ async def _gather_main(config: GatherConfig, embedded: bool, fmt: str) -> None:
             line = to_json_line(event) if fmt == "jsonl" else pretty_line(event)
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`icesim gather | head`): stop quietly, like other Unix filters.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         if server is not None:
             server.close()

@@ -185,3 +185,13 @@ def test_help_lists_every_gather_option() -> None:
                 "--no-mdns", "--block-udp", "--drop", "--latency", "--resolve", "--time-scale", "--timeout",
                 "--seed", "--format", "--log-level"):
         assert opt in proc.stdout, opt
+
+
+def test_gather_into_a_closed_pipe_stops_quietly() -> None:
+    """`icesim gather | head -1`: the reader leaves early; no traceback, exit 0."""
+    proc = subprocess.Popen([*ICESIM, "gather", "--block-udp", "--time-scale", "100", *IFACE],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert json.loads(proc.stdout.readline())["type"] == "meta"
+    proc.stdout.close()
+    assert proc.wait(30) == 0
+    assert proc.stderr.read() == b""
