@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import errno
 import random
 from typing import AsyncIterator
 
@@ -21,14 +20,12 @@ import structlog
 from ..clock import OrderedEmitter, Timeline
 from ..config import GatherConfig, IceServerUrl
 from ..dialects import get_dialect
-from ..dialects.base import NetworkPlan
 from ..events import CandidateEvent, Event, GatheringStateChange, GatherMeta
 from ..interfaces import machine_interfaces
 from ..net import FaultyNet, GatherResolver, Net, RealNet
-from .ports import UdpPort
-from .relay import gather_relay, release_allocation
+from .relay import release_allocation
+from .sequence import NetworkSequence, cancel_all
 from .session import GatherSession
-from .srflx import gather_srflx
 
 log = structlog.get_logger(__name__)
 
@@ -121,14 +118,17 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
     start = main.now()
     seq_done = start + session.jitter(d.timers.sequences_done_ms)
     sequences = [
-        asyncio.ensure_future(_sequence(
+        asyncio.ensure_future(NetworkSequence(
             session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs)), seq_done,
-        ))
+        ).run())
         for i, plan in enumerate(plans)
     ]
-    await main.sleep_until(seq_done)
-    main.close()  # parked: the remaining events are computed, not waited for
-    ends = [end for result in await asyncio.gather(*sequences) for end in result]
+    try:
+        await main.sleep_until(seq_done)
+        main.close()  # parked: the remaining events are computed, not waited for
+        ends = [end for result in await asyncio.gather(*sequences) for end in result]
+    finally:
+        cancel_all(sequences)  # the page went away early: no task may outlive the gather
     t_complete = seq_done
     for t_end, kind in ends:
         t_complete = max(t_complete, t_end + session.jitter(_complete_after(d.timers, kind)))
@@ -148,76 +148,6 @@ def _complete_after(timers, kind: str) -> tuple[float, float]:
         "turn_error": timers.complete_after_turn_error_ms,
         "tcp": timers.complete_after_tcp_ms,
     }.get(kind, timers.complete_after_port_ms)
-
-
-async def _bind(session: GatherSession, plan: NetworkPlan) -> UdpPort | None:
-    try:
-        sock = await session.net.bind_udp(plan.bind_address, 0)
-    except OSError as exc:
-        if plan.any_address:
-            log.info("gather.family_unavailable", network=plan.key, error=str(exc))
-            return None
-        if exc.errno != errno.EADDRNOTAVAIL:
-            raise
-        # A configured interface this machine does not have: keep its socket on the any
-        # address so the gather still runs, and report the configured address.
-        log.info("gather.virtual_interface", network=plan.key)
-        sock = await session.net.bind_udp("0.0.0.0" if plan.family == 4 else "::", 0)
-    port = UdpPort(plan, sock)
-    session.ports.append(port)
-    return port
-
-
-async def _sequence(
-    session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
-    stun_servers: list[IceServerUrl], turns: list[tuple[IceServerUrl, int]], seq_done: float,
-) -> list[tuple[float, str]]:
-    """One network's allocation sequence. Returns (browser time, kind) of each port's end."""
-    d = session.dialect
-    start = tl.now()
-    port = await _bind(session, plan)
-    if port is None:
-        tl.close()
-        return []
-    ends: list[tuple[float, str]] = []
-
-    async def step(coro_factory, child: Timeline) -> None:
-        with child:
-            kind = await coro_factory(child)
-            if kind != "skipped":
-                ends.append((child.now(), kind))
-
-    tasks = [
-        asyncio.ensure_future(step(lambda c, s=s: gather_srflx(session, port, s, c), tl.fork()))
-        for s in stun_servers
-    ]
-    host = d.host_candidate(session.ident, plan, port.port, session.mdns, session.mid, session.mline)
-    if host is not None:
-        if session.mdns and plan.any_address:
-            # The mDNS name registration delays the host candidate (captures: srflx may precede
-            # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
-            await tl.sleep(session.mdns_delay + index * session.jitter((0.3, 1.5)))
-        port.host_t = tl.now()
-        session.emit_candidate(port.host_t, host)
-        ends.append((port.host_t, "host"))
-    else:
-        port.host_t = tl.now()
-    port.host_done.set()
-    if turns:
-        await tl.sleep_until(start + d.timers.relay_phase_ms)
-        tasks += [
-            asyncio.ensure_future(step(lambda c, s=s, p=p: gather_relay(session, port, s, p, c), tl.fork()))
-            for s, p in turns
-        ]
-    tcp = d.tcp_active_candidate(session.ident, plan, session.mdns, session.mid, session.mline)
-    if tcp is not None:
-        # TCP active candidates close each sequence, in network order (captures B1/B2).
-        await tl.sleep_until(seq_done + index * session.jitter(d.timers.tcp_gap_ms))
-        session.emit_candidate(tl.now(), tcp)
-        ends.append((tl.now(), "tcp"))
-    tl.close()
-    await asyncio.gather(*tasks)
-    return ends
 
 
 def _cleanup(session: GatherSession) -> None:

@@ -1,0 +1,114 @@
+"""One network's allocation sequence (libwebrtc's AllocationSequence): bind the UDP socket,
+host candidate, srflx per STUN server at once, TURN at the relay phase, TCP active
+candidates at the end. Each step runs on its own browser timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from typing import Awaitable, Callable
+
+import structlog
+
+from ..clock import Timeline
+from ..config import IceServerUrl
+from ..dialects.base import NetworkPlan
+from .ports import UdpPort
+from .relay import gather_relay
+from .session import GatherSession
+from .srflx import gather_srflx
+
+log = structlog.get_logger(__name__)
+
+
+def cancel_all(tasks: list[asyncio.Future]) -> None:
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+
+
+class NetworkSequence:
+    def __init__(
+        self, session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
+        stun_servers: list[IceServerUrl], turns: list[tuple[IceServerUrl, int]], seq_done: float,
+    ) -> None:
+        self.session = session
+        self.dialect = session.dialect
+        self.index = index
+        self.plan = plan
+        self.tl = tl
+        self.stun_servers = stun_servers
+        self.turns = turns
+        self.seq_done = seq_done
+        self.start = tl.now()
+        self.tasks: list[asyncio.Future] = []
+        self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
+
+    async def run(self) -> list[tuple[float, str]]:
+        try:
+            port = await self._bind()
+            if port is None:
+                return []
+            self.tasks += [self._spawn(lambda tl, s=s: gather_srflx(self.session, port, s, tl)) for s in self.stun_servers]
+            await self._host(port)
+            if self.turns:
+                await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
+                self.tasks += [
+                    self._spawn(lambda tl, s=s, p=p: gather_relay(self.session, port, s, p, tl)) for s, p in self.turns
+                ]
+            await self._tcp_active()
+            self.tl.close()
+            await asyncio.gather(*self.tasks)
+            return self.ends
+        finally:
+            self.tl.close()
+            cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
+
+    def _spawn(self, step: Callable[[Timeline], Awaitable[str]]) -> asyncio.Future:
+        async def run_step(child: Timeline) -> None:
+            with child:
+                kind = await step(child)
+                if kind != "skipped":
+                    self.ends.append((child.now(), kind))
+
+        return asyncio.ensure_future(run_step(self.tl.fork()))
+
+    async def _bind(self) -> UdpPort | None:
+        plan, net = self.plan, self.session.net
+        try:
+            sock = await net.bind_udp(plan.bind_address, 0)
+        except OSError as exc:
+            if plan.any_address:
+                log.info("gather.family_unavailable", network=plan.key, error=str(exc))
+                return None
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise
+            # A configured interface this machine does not have: keep its socket on the any
+            # address so the gather still runs, and report the configured address.
+            log.info("gather.virtual_interface", network=plan.key)
+            sock = await net.bind_udp("0.0.0.0" if plan.family == 4 else "::", 0)
+        port = UdpPort(plan, sock)
+        self.session.ports.append(port)
+        return port
+
+    async def _host(self, port: UdpPort) -> None:
+        s, plan = self.session, self.plan
+        host = self.dialect.host_candidate(s.ident, plan, port.port, s.mdns, s.mid, s.mline)
+        if host is not None:
+            if s.mdns and plan.any_address:
+                # The mDNS name registration delays the host candidate (captures: srflx may precede
+                # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
+                await self.tl.sleep(s.mdns_delay + self.index * s.jitter((0.3, 1.5)))
+            s.emit_candidate(self.tl.now(), host)
+            self.ends.append((self.tl.now(), "host"))
+        port.host_t = self.tl.now()
+        port.host_done.set()
+
+    async def _tcp_active(self) -> None:
+        s = self.session
+        tcp = self.dialect.tcp_active_candidate(s.ident, self.plan, s.mdns, s.mid, s.mline)
+        if tcp is not None:
+            # TCP active candidates close each sequence, in network order (captures B1/B2).
+            await self.tl.sleep_until(self.seq_done + self.index * s.jitter(self.dialect.timers.tcp_gap_ms))
+            s.emit_candidate(self.tl.now(), tcp)
+            self.ends.append((self.tl.now(), "tcp"))
