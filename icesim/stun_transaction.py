@@ -82,9 +82,14 @@ class StunTransaction:
             self._send(data)
             self.sends += 1
             if await tl.wait_for(self._future, first + deadline - tl.now(), MIN_REAL_RTO_S):
-                return StunResult(self._future.result(), tl.now())
+                return StunResult(self._future.result(), tl.now())  # abort() raises here
         tl.advance_to(first + self._schedule.timeout_ms)
         raise StunTimeout(first + self._schedule.timeout_ms)
+
+    def abort(self, exc: Exception) -> None:
+        """The transport is gone (TCP closed): end now with `exc` instead of waiting out RTOs."""
+        if not self._future.done():
+            self._future.set_exception(exc)
 
     def cancel(self) -> None:
         if not self._future.done():

@@ -9,6 +9,8 @@ browser time. Every line is validated against the schema and every stream must b
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from engine_helpers import ANY4, GIVE_UP_MS, STUN_TIMEOUT_TEXT, cands, errors, gather_lines, host_ports, t_of, turn
@@ -112,3 +114,22 @@ async def test_turn_udp_closed_port_two_701s(closed_port):
     assert abs(stun_err["t"] - t_of(events, "gathering") - GIVE_UP_MS) <= 0.02 * GIVE_UP_MS
     assert 0 < t_of(events, "complete") - turn_err["t"] <= 20
     assert not cands(events, "relay") and not cands(events, "srflx")
+
+
+async def test_turn_tcp_server_hangs_up_before_allocating():
+    """A TURN/TCP server that accepts and closes at once: 701 "Failed to establish connection"
+    when the connection drops (turn_port.cc OnSocketClose), not after the 39.9 s allocate timeout."""
+
+    async def hang_up(reader, writer):
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=tcp")])
+    finally:
+        server.close()
+        await server.wait_closed()
+    (err,) = errors(events)
+    assert (err["errorCode"], err["errorText"], err["hostCandidate"]) == (701, "Failed to establish connection", ":0")
+    assert err["t"] < 1000 and t_of(events, "complete") < 1000

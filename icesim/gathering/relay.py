@@ -62,6 +62,8 @@ class TcpStunChannel:
 
     def _on_closed(self, exc: Exception | None) -> None:
         self.closed = True
+        for txn in list(self.transactions.values()):
+            txn.abort(ConnectionResetError("TURN server closed the connection"))
 
     def send(self, data: bytes) -> None:
         self.stream.write(data)
@@ -113,6 +115,8 @@ async def gather_relay(
     realm: str | None = None
     username, password = server.username or "", server.credential or ""
     for _ in range(MAX_AUTH_ROUNDS):
+        if channel is not None and channel.closed:
+            return fail(tl.now(), "connect_failed")
         request = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes=dict(attrs))
         if key is not None:
             request.attributes.update({"USERNAME": username, "REALM": realm, "NONCE": nonce})
@@ -125,7 +129,10 @@ async def gather_relay(
         try:
             result = await txn.run()
         except StunTimeout as exc:
-            return fail(exc.t, "connect_failed" if channel is not None and channel.closed else "timeout")
+            return fail(exc.t, "timeout")
+        except ConnectionError:
+            # Closed before the allocation was ready (p2p/base/turn_port.cc OnSocketClose).
+            return fail(tl.now(), "connect_failed")
         finally:
             table.pop(txn.transaction_id, None)
         msg = result.message
