@@ -118,6 +118,11 @@ def test_ranking_adapter_type_then_precedence(chrome):
         Interface("x0", ip("172.16.0.2"), "unknown"),
     ]
     plans = enumerated(chrome, *ifaces)
+    # Sequences run in discovery order (capture B1: IPv4 network-id 1 first, though it ranks
+    # below IPv6); the rank decides the preference.
+    assert [p.host_address for p in plans] == [i.address for i in ifaces]
+    assert [p.network_id for p in plans] == list(range(1, len(ifaces) + 1))
+    plans = sorted(plans, key=lambda p: -p.preference)
     order = [str(p.host_address) for p in plans]
     # UNKNOWN=0 < ETHERNET=1 < WIFI=2 < CELLULAR=4 < VPN=8; within a type IPv6 global (40)
     # before IPv4 (30).
@@ -141,7 +146,9 @@ def test_ranking_ula_above_ipv4_and_name_tiebreak(chrome):
         Interface("eth0", ip("198.51.100.2"), "ethernet"),
         Interface("eth0", ip("fd00:5::2"), "ethernet"),
     )
-    assert [str(p.host_address) for p in plans] == ["fd00:5::2", "198.51.100.2", "198.51.100.3"]
+    ranked = sorted(plans, key=lambda p: -p.preference)
+    assert [str(p.host_address) for p in ranked] == ["fd00:5::2", "198.51.100.2", "198.51.100.3"]
+    assert [p.preference for p in ranked] == [127, 126, 125]
 
 
 def test_enumeration_skips_loopback_and_link_local(chrome):

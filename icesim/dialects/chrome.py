@@ -150,15 +150,18 @@ class ChromeDialect:
             usable,
             key=lambda i: (ADAPTER_ORDER.get(i.adapter_type, 0), -address_precedence(i.address), f"{i.name}%{i.address}"),
         )
-        plans = []
-        for rank, iface in enumerate(ranked):
-            plans.append(NetworkPlan(
+        rank = {iface: n for n, iface in enumerate(ranked)}
+        # Sequences run in discovery order, not rank order: capture B1 shows the IPv4 host
+        # (rank 126, network-id 1) before the IPv6 one (rank 127), and the same for TCP.
+        return [
+            NetworkPlan(
                 key=f"{iface.name}%{iface.address}", family=iface.family, bind_address=str(iface.address),
                 host_address=iface.address, adapter_type=iface.adapter_type, network_id=ids[iface],
-                network_cost=NETWORK_COST.get(iface.adapter_type, 50), preference=max(127 - rank, 0),
+                network_cost=NETWORK_COST.get(iface.adapter_type, 50), preference=max(127 - rank[iface], 0),
                 any_address=False, tcp_active=True,
-            ))
-        return plans
+            )
+            for iface in usable
+        ]
 
     def stun_servers(self, servers: list[IceServerUrl]) -> list[IceServerUrl]:
         """STUN set = STUN URLs plus every UDP TURN server (captures S7/S8), deduplicated by
