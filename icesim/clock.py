@@ -37,11 +37,10 @@ class Timeline:
     async def sleep(self, ms: float) -> None:
         """Wait `ms` of browser time (ms / scale of real time)."""
         start = self.now()
+        ms = max(ms, 0.0)  # a deadline already passed: browser time never runs backwards
         if ms > 0:
             await asyncio.sleep(ms / 1000.0 / self._emitter.scale)
-        self._t = start + ms
-        self._real_ref = self._loop.time()
-        self._emitter.poke()
+        self._resume(start + ms)
 
     async def wait_for(self, fut: "asyncio.Future[Any]", ms: float, min_real_s: float = 0.0) -> bool:
         """Wait up to `ms` browser time for `fut`; True if it completed (time = real elapsed).
@@ -65,10 +64,15 @@ class Timeline:
                 fut.remove_done_callback(wake)
         if fut.done():
             return True
-        self._t = start + ms
+        self._resume(start + max(ms, 0.0))
+        return False
+
+    def _resume(self, scheduled: float) -> None:
+        """After a timer: browser time is the scheduled time, or later if the loop woke us late.
+        Never earlier than what now() already reported: the emitter released events on it."""
+        self._t = max(scheduled, self.now())
         self._real_ref = self._loop.time()
         self._emitter.poke()
-        return False
 
     async def sleep_until(self, t: float) -> None:
         await self.sleep(t - self.now())

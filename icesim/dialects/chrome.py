@@ -6,6 +6,7 @@ shared/captures (S1-S8). Where the two differ the capture wins; comments say whi
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import uuid
 import zlib
@@ -67,7 +68,10 @@ class ChromeTimers:
     sequences_done_ms: tuple[float, float] = (120.0, 130.0)
     # After the last port finishes: ~4 ms after a 701 (S5); ~60 ms after a TURN relay (S8).
     complete_after_port_ms: tuple[float, float] = (3.0, 5.0)
-    complete_after_relay_ms: tuple[float, float] = (55.0, 65.0)
+    # A UDP TURN port settles ~60 ms after its relay candidate: complete (or the TCP active
+    # candidates) follow then (S8 +61.7, G +60.1, B2 +63.1); TCP/TLS relays do not (G).
+    relay_settle_ms: tuple[float, float] = (58.0, 64.0)
+    complete_after_relay_ms: tuple[float, float] = (0.05, 0.3)
     null_after_complete_ms: tuple[float, float] = (0.2, 1.0)
     # mDNS name registration delays the host candidate (S7: srflx 9 ms before its host).
     mdns_register_ms: tuple[float, float] = (1.0, 12.0)
@@ -83,8 +87,11 @@ class ChromeTimers:
     turn_setup_ms: tuple[float, float] = (9.0, 14.0)
     # Name lookups through Chrome's host resolver (capture F: srflx for a name ~2 ms after the
     # host; E: the host-lookup 701 comes 0.2-6 ms after the same socket's host candidate).
-    dns_lookup_ms: tuple[float, float] = (0.5, 6.0)
+    dns_lookup_ms: tuple[float, float] = (0.5, 6.5)
     dns_error_after_host_ms: tuple[float, float] = (0.1, 0.7)
+    # A later mDNS registration (the IPv6 host) queues behind a pending name lookup: E shows
+    # host6 0.1 and 2.6 ms after the IPv4 host-lookup 701, F 6.0 ms vs the lookup <= 6.5 ms.
+    host_after_lookup_ms: tuple[float, float] = (0.1, 2.6)
     # TCP active candidates close the sequence: +125-131 ms, complete 0.1-0.2 ms after the
     # last one (captures B1/B2 with permission).
     tcp_gap_ms: tuple[float, float] = (0.1, 4.0)
@@ -302,9 +309,10 @@ class ChromeDialect:
         )
 
     @staticmethod
-    def error_held_until_complete(server: IceServerUrl) -> bool:
-        """Capture C: a TURN/TCP error for a private server reaches the page with "complete"."""
-        return server.relay_protocol != "udp" and _server_is_private(server)
+    def error_held_until_complete(server: IceServerUrl, resolved: str | None = None) -> bool:
+        """Capture C: a TURN/TCP error for a private server reaches the page with "complete",
+        address cleared (":0"); a public one (C2) fires at once."""
+        return server.relay_protocol != "udp" and _server_is_private(server, resolved)
 
     def stun_error(self, t, net, port, server, kind, code=None, reason=None):
         if kind == "response":
@@ -314,9 +322,9 @@ class ChromeDialect:
         code, text = ERROR_TEXTS[("stun", kind)]
         return self._error(t, net, port, self.stun_url(server), code, text)
 
-    def turn_error(self, t, net, port, server, kind, code=None, reason=None):
+    def turn_error(self, t, net, port, server, kind, code=None, reason=None, resolved=None):
         base_code, text = ERROR_TEXTS[("turn", kind)]
-        clear = self.error_held_until_complete(server)
+        clear = self.error_held_until_complete(server, resolved)
         return self._error(t, net, port, self.turn_url(server), code or base_code, text, clear_address=clear)
 
     @staticmethod
@@ -337,8 +345,6 @@ class ChromeDialect:
 
 
 def _ip(text: str) -> IPAddress:
-    import ipaddress
-
     return ipaddress.ip_address(text.strip("[]").split("%")[0])
 
 
@@ -350,7 +356,22 @@ def _default_address(interfaces: list[Interface], family: int) -> IPAddress | No
     return candidates[0].address if candidates else None
 
 
-def _server_is_private(server: IceServerUrl) -> bool:
-    ip = server.host_literal
-    # A name is resolved later; Chrome checks the resolved address. Loopback/private count.
-    return ip is None or ip.is_private or ip.is_loopback
+_PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fd00::/8",
+))
+
+
+def is_private_ip(ip: IPAddress) -> bool:
+    """libwebrtc's IPIsPrivate (rtc_base/ip_address.cc): link-local, loopback, RFC 1918,
+    shared (100.64/10) or fd00::/8. Not Python's is_private, which also counts the
+    documentation ranges (capture C2: 203.0.113.2 is treated as public)."""
+    return ip.is_link_local or ip.is_loopback or any(ip in n for n in _PRIVATE_NETS if n.version == ip.version)
+
+
+def _server_is_private(server: IceServerUrl, resolved: str | None = None) -> bool:
+    """Chrome checks the server's resolved address; an unresolved name is not private."""
+    text = resolved if resolved is not None else server.host
+    try:
+        return is_private_ip(ipaddress.ip_address(text))
+    except ValueError:
+        return False

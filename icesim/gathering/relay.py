@@ -72,13 +72,19 @@ class TcpStunChannel:
 async def gather_relay(
     session: "GatherSession", port: UdpPort, server: IceServerUrl, relay_pref: int, tl: Timeline
 ) -> str:
-    """Returns relay | skipped | turn_error (the kind sets how soon "complete" follows)."""
+    """Returns relay (UDP) | relay_stream (TCP/TLS) | skipped | turn_error: the kind sets how
+    soon "complete" follows."""
     d = session.dialect
     local_port = port.port
 
+    addr: tuple[str, int] | None = None
+
     def fail(t: float, kind: str, code: int | None = None, sock_port: int | None = None) -> str:
-        event = d.turn_error(t, port.plan, local_port if sock_port is None else sock_port, server, kind, code)
-        if d.error_held_until_complete(server):
+        resolved = addr[0] if addr else None
+        event = d.turn_error(
+            t, port.plan, local_port if sock_port is None else sock_port, server, kind, code, resolved=resolved,
+        )
+        if d.error_held_until_complete(server, resolved):
             session.held_errors.append(event)
         else:
             session.emit(event)
@@ -146,7 +152,7 @@ async def gather_relay(
                 session.ident, port.plan, relayed, mapped, server, relay_pref, session.mid, session.mline
             )
             session.emit_candidate(result.t, cand)
-            return "relay"
+            return "relay" if channel is None else "relay_stream"
         code = msg.error_code
         if code in (401, 438) and "NONCE" in msg.attributes and not (code == 401 and key is not None):
             # The long-term-credential challenge (401) or a stale nonce (438): retry signed.

@@ -68,8 +68,13 @@ class NetworkSequence:
         async def run_step(child: Timeline) -> None:
             with child:
                 kind = await step(child)
-                if kind != "skipped":
-                    self.ends.append((child.now(), kind))
+                if kind == "skipped":
+                    return
+                t_end = child.now()
+                if kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
+                    t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
+                    self.session.relays_settled_t = max(self.session.relays_settled_t, t_end)
+                self.ends.append((t_end, kind))
 
         return asyncio.ensure_future(run_step(self.tl.fork()))
 
@@ -99,6 +104,9 @@ class NetworkSequence:
                 # The mDNS name registration delays the host candidate (captures: srflx may precede
                 # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
                 await self.tl.sleep(s.mdns_delay + self.index * s.jitter((0.3, 1.5)))
+                if self.index and s.lookup_done_t:
+                    timers = self.dialect.timers
+                    await self.tl.sleep_until(max(s.lookup_done_t.values()) + s.jitter(timers.host_after_lookup_ms))
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
@@ -108,7 +116,11 @@ class NetworkSequence:
         s = self.session
         tcp = self.dialect.tcp_active_candidate(s.ident, self.plan, s.mdns, s.mid, s.mline)
         if tcp is not None:
-            # TCP active candidates close each sequence, in network order (captures B1/B2).
-            await self.tl.sleep_until(self.seq_done + self.index * s.jitter(self.dialect.timers.tcp_gap_ms))
+            # TCP active candidates close each sequence, in network order, and only once every
+            # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
+            # candidates right after the relay's settle time, though only IPv4 had a relay).
+            gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
+            await self.tl.sleep_until(self.seq_done + gap)
+            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t) + gap)
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))

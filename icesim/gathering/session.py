@@ -28,6 +28,10 @@ class GatherSession:
     ports: list[UdpPort] = field(default_factory=list)
     streams: list[TcpStream] = field(default_factory=list)
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    # When the last allocated UDP TURN port settles (TCP active candidates wait for it).
+    relays_settled_t: float = 0.0
+    # Browser time each server name's lookup completes (one lookup per name per gather).
+    lookup_done_t: dict[str, float] = field(default_factory=dict)
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
 

@@ -28,14 +28,20 @@ async def server_address(
     if literal is not None:
         return (str(literal), server.port) if literal.version == port.plan.family else None
     timers = session.dialect.timers
+    # One lookup per name per gather, done at one browser time for every socket that asks
+    # (capture E: both families' host-lookup 701s follow the same lookup) ...
+    done_t = session.lookup_done_t.setdefault(server.host.lower(), tl.now() + session.jitter(timers.dns_lookup_ms))
+    failure: ResolveError | None = None
     try:
         addrs = await session.resolver.resolve(server.host, port.plan.family)
-    except ResolveError:
-        await tl.sleep(session.jitter(timers.dns_lookup_ms))
-        await port.host_done.wait()
-        tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
-        raise
-    await tl.sleep(session.jitter(timers.dns_lookup_ms))
+    except ResolveError as exc:
+        failure = exc
+    await tl.sleep_until(done_t)
+    # ... and delivered to a socket only after its host candidate (captures E, F).
+    await port.host_done.wait()
+    tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
+    if failure is not None:
+        raise failure
     return (addrs[0], server.port)
 
 
