@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from typing import overload
 
 import click
 
@@ -18,6 +19,10 @@ from .gathering import gather
 from .render import pretty_line
 
 
+@overload
+def _float_opt(name: str, value: str) -> float: ...
+@overload
+def _float_opt(name: str, value: str | None) -> float | None: ...
 def _float_opt(name: str, value: str | None) -> float | None:
     if value is None:
         return None
@@ -59,7 +64,7 @@ def build_config(opts: dict) -> tuple[GatherConfig, bool]:
         browser=opts["browser"], servers=servers,
         interfaces=[parse_interface(i) for i in opts["interface"]] or None,
         permission=opts["permission"], mdns=not opts["no_mdns"], faults=faults,
-        time_scale=1.0 if opts["time_scale"] is None else _float_opt("--time-scale", opts["time_scale"]),
+        time_scale=_float_opt("--time-scale", opts["time_scale"] or "1"),
         timeout_ms=_float_opt("--timeout", opts["timeout"]), seed=opts["seed"],
     )
     if config.time_scale <= 0:

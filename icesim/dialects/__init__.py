@@ -11,7 +11,7 @@ __all__ = ["ChromeDialect", "Dialect", "GatherIdentity", "NetworkPlan", "Retrans
 CURRENT_CHROME = 156
 
 
-def get_dialect(spec: str) -> ChromeDialect:
+def get_dialect(spec: str) -> Dialect:
     """Parse BROWSER[@VERSION]. Firefox and Safari are accepted names without a dialect yet."""
     name, _, version = spec.partition("@")
     name = name.strip().lower()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, IceCandidate
@@ -50,10 +50,14 @@ class GatherIdentity:
 
 
 class Dialect(Protocol):
-    """The browser-specific rules the engine consults. See ChromeDialect for the reference one."""
+    """The browser-specific rules the engine consults. See ChromeDialect for the reference one.
+
+    `timers` holds the browser-time constants the engine reads (see ChromeTimers): phase
+    delays, completion and settle times, mDNS/DNS delays, ranges as (low, high) ms."""
 
     name: str
     version: int
+    timers: Any
 
     def new_identity(self, rng: random.Random) -> GatherIdentity: ...
 
@@ -62,6 +66,12 @@ class Dialect(Protocol):
     ) -> list[NetworkPlan]: ...
 
     def stun_servers(self, servers: list[IceServerUrl]) -> list[IceServerUrl]: ...
+
+    def relay_preferences(self, turn_count: int) -> list[int]: ...
+
+    def turn_port_allowed(self, port: int) -> bool: ...
+
+    def error_held_until_complete(self, server: IceServerUrl, resolved: str | None = None) -> bool: ...
 
     def host_candidate(
         self, ident: GatherIdentity, net: NetworkPlan, port: int, mdns: bool, mid: str, mline: int
@@ -89,7 +99,7 @@ class Dialect(Protocol):
 
     def turn_error(
         self, t: float, net: NetworkPlan, port: int, server: IceServerUrl, kind: str,
-        code: int | None = None, reason: str | None = None,
+        code: int | None = None, reason: str | None = None, resolved: str | None = None,
     ) -> CandidateErrorEvent: ...
 
     def retransmit_schedule(self, rng: random.Random) -> RetransmitSchedule: ...

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 import structlog
 
@@ -30,7 +30,7 @@ from .session import GatherSession
 log = structlog.get_logger(__name__)
 
 
-async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[Event]:
+async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator[Event, None]:
     """Gather like a browser page would and yield its events: a `meta` line first, then
     icegatheringstatechange / icecandidate / icecandidateerror in browser-time order.
 
@@ -66,23 +66,22 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncIterator[
     t_gathering = session.jitter(dialect.timers.gathering_after_ms)
     main.advance_to(t_gathering)
     session.emit(GatheringStateChange(t=t_gathering, state="gathering"))
-    deadline: Timeline | None = None
-    if config.timeout_ms is not None:
-        deadline = emitter.timeline(0.0)
+    timeout_ms = config.timeout_ms
+    deadline = emitter.timeline(0.0) if timeout_ms is not None else None
     runner = asyncio.ensure_future(_run(session, config, interfaces, main))
     runner.add_done_callback(lambda _: emitter.poke())
-    deadline_task = asyncio.ensure_future(_expire(deadline, config.timeout_ms)) if deadline else None
+    deadline_task = asyncio.ensure_future(_expire(deadline, timeout_ms)) if deadline and timeout_ms else None
     try:
         while True:
             for event in emitter.ready():
-                if config.timeout_ms is not None and event.t > config.timeout_ms:
+                if timeout_ms is not None and event.t > timeout_ms:
                     log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
                     return
                 yield event
             if runner.done() and emitter.pending == 0:
                 runner.result()  # surface engine bugs
                 return
-            if deadline_task is not None and deadline_task.done() and emitter.horizon() >= config.timeout_ms:
+            if deadline_task is not None and timeout_ms is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
                 # Every event up to the page's timeout has been released: the page stops listening.
                 log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
                 return

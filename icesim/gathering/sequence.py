@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Awaitable, Callable
+import functools
+from typing import Any, Awaitable, Callable, Iterable
 
 import structlog
 
@@ -21,7 +22,7 @@ from .srflx import gather_srflx
 log = structlog.get_logger(__name__)
 
 
-def cancel_all(tasks: list[asyncio.Future]) -> None:
+def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
     for task in tasks:
         if not task.done():
             task.cancel()
@@ -49,12 +50,12 @@ class NetworkSequence:
             port = await self._bind()
             if port is None:
                 return []
-            self.tasks += [self._spawn(lambda tl, s=s: gather_srflx(self.session, port, s, tl)) for s in self.stun_servers]
+            self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
             await self._host(port)
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
                 self.tasks += [
-                    self._spawn(lambda tl, s=s, p=p: gather_relay(self.session, port, s, p, tl)) for s, p in self.turns
+                    self._spawn(functools.partial(gather_relay, self.session, port, s, p)) for s, p in self.turns
                 ]
             await self._tcp_active()
             self.tl.close()

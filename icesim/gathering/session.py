@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import OrderedEmitter
-from ..dialects.base import GatherIdentity, RetransmitSchedule
-from ..dialects.chrome import ChromeDialect
+from ..dialects.base import Dialect, GatherIdentity, RetransmitSchedule
 from ..events import CandidateEvent, IceCandidate
 from ..net import GatherResolver, Net, TcpStream
 from .ports import UdpPort
@@ -15,7 +14,7 @@ from .ports import UdpPort
 
 @dataclass(slots=True)
 class GatherSession:
-    dialect: ChromeDialect
+    dialect: Dialect
     ident: GatherIdentity
     emitter: OrderedEmitter
     net: Net

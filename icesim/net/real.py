@@ -133,7 +133,7 @@ class RealNet:
             raise ResolveError(f"{host}: {exc}") from None
         out: list[str] = []
         for info in infos:
-            addr = info[4][0]
+            addr = str(info[4][0])
             if addr not in out:
                 out.append(addr)
         if not out:
