@@ -1,4 +1,4 @@
-"""The JSON Schema of one output line (icesim/schema/events.v1.json) and a validator for it.
+"""The JSON Schema of one output line (icesim/schemas/events.v1.json) and a validator for it.
 
 `jsonschema` is a test extra, not a runtime dependency: it is imported only when a line is
 validated, so `icesim gather` never needs it.
@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
-SCHEMA_RESOURCE = "schema/events.v1.json"
+SCHEMA_RESOURCE = "schemas/events.v1.json"
 # Each top-level "type" value names the $defs entry that describes that kind of line.
 _KINDS = ("meta", "icegatheringstatechange", "icecandidate", "icecandidateerror")
 
