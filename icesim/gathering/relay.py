@@ -90,6 +90,9 @@ async def gather_relay(
             session.emit(event)
         return "turn_error"
 
+    literal = server.host_literal
+    if literal is not None and literal.version != port.plan.family:
+        return "skipped"  # basic_port_allocator.cc CreateRelayPorts: families not compatible
     if not d.turn_port_allowed(server.port):
         return fail(tl.now(), "disallowed_port")
     try:
