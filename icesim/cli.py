@@ -202,6 +202,10 @@ def main() -> None:
     except click.exceptions.UsageError as exc:
         click.echo(f"icesim: error: {exc.format_message()}", err=True)
         sys.exit(2)
+    except OSError as exc:
+        # A network failure the run cannot go on without (e.g. EMFILE: raise `ulimit -n`).
+        click.echo(f"icesim: error: {exc.strerror or exc}", err=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.exceptions.Exit as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import pytest
+
 import icesim
 from icesim.config import Faults
 from icesim.net import RealNet
@@ -80,3 +82,18 @@ async def test_completed_gather_leaves_nothing_running(coturn) -> None:
     assert events[-1].type == "icecandidate" and events[-1].candidate is None
     assert not await _settle()
     assert _open(net) == 0
+
+
+class NoDescriptorsNet(TrackingNet):
+    """Every bind fails like a process out of file descriptors."""
+
+    async def bind_udp(self, host, port=0):
+        raise OSError(24, "Too many open files")
+
+
+async def test_socket_failure_is_raised_not_swallowed() -> None:
+    config = icesim.GatherConfig(servers=[], interfaces=IFACES)
+    with pytest.raises(OSError, match="Too many open files"):
+        async with asyncio.timeout(5):
+            [e async for e in icesim.gather(config, net=NoDescriptorsNet())]
+    assert not await _settle()

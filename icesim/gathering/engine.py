@@ -78,8 +78,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
                     log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
                     return
                 yield event
-            if runner.done() and emitter.pending == 0:
-                runner.result()  # surface engine bugs
+            if runner.done() and (emitter.pending == 0 or runner.cancelled() or runner.exception()):
+                runner.result()  # an engine failure (e.g. out of file descriptors) surfaces at once
                 return
             if deadline_task is not None and timeout_ms is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
                 # Every event up to the page's timeout has been released: the page stops listening.

@@ -22,6 +22,10 @@ from .srflx import gather_srflx
 log = structlog.get_logger(__name__)
 
 
+# A machine without that IP family: the browser simply has no such socket.
+_NO_FAMILY = {errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT}
+
+
 def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
     for task in tasks:
         if not task.done():
@@ -84,11 +88,11 @@ class NetworkSequence:
         try:
             sock = await net.bind_udp(plan.bind_address, 0)
         except OSError as exc:
-            if plan.any_address:
+            if plan.any_address and exc.errno in _NO_FAMILY:
                 log.info("gather.family_unavailable", network=plan.key, error=str(exc))
                 return None
-            if exc.errno != errno.EADDRNOTAVAIL:
-                raise
+            if plan.any_address or exc.errno != errno.EADDRNOTAVAIL:
+                raise  # e.g. EMFILE: never swallowed (a silently missing socket skews datasets)
             # A configured interface this machine does not have: keep its socket on the any
             # address so the gather still runs, and report the configured address.
             log.info("gather.virtual_interface", network=plan.key)
