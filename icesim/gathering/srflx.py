@@ -30,7 +30,10 @@ async def server_address(
     timers = session.dialect.timers
     # One lookup per name per gather, done at one browser time for every socket that asks
     # (capture E: both families' host-lookup 701s follow the same lookup) ...
-    done_t = session.lookup_done_t.setdefault(server.host.lower(), tl.now() + session.jitter(timers.dns_lookup_ms))
+    name = server.host.lower()
+    if name not in session.lookup_done_t:
+        session.lookup_done_t[name] = tl.now() + session.jitter(timers.dns_lookup_ms)
+    done_t = session.lookup_done_t[name]
     failure: ResolveError | None = None
     try:
         addrs = await session.resolver.resolve(server.host, port.plan.family)
