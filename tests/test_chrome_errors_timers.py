@@ -52,7 +52,7 @@ TURN_ERRORS = {
     "socket_failed": (701, "Failed to create TURN client socket."),
     "unauthorized": (401, "Unauthorized."),
     "mismatch": (437, "Maximum retries reached for allocation mismatch."),
-    "disallowed_port": (500, "Attempt to start allocation to a disallowed port."),
+    "alternate_failed": (300, "Failed to set alternate server."),
 }
 
 
@@ -72,13 +72,29 @@ def test_stun_error_texts(chrome, kind):
         "[0:0:0:x:x:x:x:x]", 50277, "[0:0:0:x:x:x:x:x]:50277", "stun:stun.test:3478")
 
 
-def test_stun_error_response(chrome):
-    """STUN error response: the server's code and reason phrase verbatim; no code -> 600."""
+@pytest.mark.parametrize(
+    ("code", "reason", "expected"),
+    [(420, "Unknown Attribute", (20, "Unknown Attribute")), (401, "Code 401", (1, "Code 401")),
+     (500, "Server Error", None), (400, "Bad Request", None)],
+)
+def test_stun_error_response(chrome, code, reason, expected):
+    """Captures S2_stun420, Sx_stun401, S2_stun500, Sx_stun400: the page gets the ERROR-CODE's
+    number (code % 100) with the reason verbatim, and no event at all when the number is 0."""
     plan = any_plans(chrome, ETH_V4)[4]
-    err = chrome.stun_error(1.0, plan, 1234, STUN, "response", 420, "Unknown Attribute")
-    assert (err.errorCode, err.errorText) == (420, "Unknown Attribute")
-    err = chrome.stun_error(1.0, plan, 1234, STUN, "response")
+    err = chrome.stun_error(1.0, plan, 1234, STUN, "response", code, reason)
+    assert (None if err is None else (err.errorCode, err.errorText)) == expected
+
+
+def test_stun_error_response_without_code(chrome):
+    """Capture S2_stunnoattr: no ERROR-CODE attribute -> 600 with libwebrtc's own text."""
+    err = chrome.stun_error(1.0, any_plans(chrome, ETH_V4)[4], 1234, STUN, "response")
     assert (err.errorCode, err.errorText) == (600, "STUN binding response with no error code attribute.")
+
+
+def test_restricted_ports(chrome):
+    """Chromium's restricted ports: UDP to them is never sent (Sx_stun_ports_probe)."""
+    assert all(chrome.udp_port_blocked(p) for p in (22, 53, 5060, 6000))
+    assert not any(chrome.udp_port_blocked(p) for p in (80, 1023, 1024, 3478, 5062))
 
 
 @pytest.mark.parametrize("kind", list(TURN_ERRORS))

@@ -10,21 +10,39 @@ import asyncio
 import pytest
 from aioice import stun
 
-from engine_helpers import ANY4, cands, errors, gather_lines, host_ports, turn
+from engine_helpers import ANY4, RecordingNet, cands, errors, gather_lines, host_ports, turn
+from icesim.net import RealNet
 from icesim.config import parse_ice_url
 from icesim.stun_server import StunServer
 
 
-@pytest.mark.parametrize(("code", "reason"), [(420, "Unknown Attribute"), (500, "Server Error"), (401, "Unauthorized")])
-async def test_stun_error_response_passes_code_and_reason(code, reason):
-    """B6: a STUN error response gives the server's code and reason phrase verbatim."""
+@pytest.mark.parametrize(
+    ("code", "reason", "expected"),
+    [(420, "Unknown Attribute", 20), (401, "Unauthorized", 1), (500, "Server Error", None)],
+)
+async def test_stun_error_response(code, reason, expected):
+    """Captures S2_stun420 / Sx_stun401 / S2_stun500: the page gets the error's number (code
+    % 100) and the reason verbatim, no event when the number is 0; never a srflx."""
     async with StunServer(error_code=(code, reason)) as server:
         url = f"stun:127.0.0.1:{server.address[1]}"
         events = await gather_lines([parse_ice_url(url)])
-    (err,) = errors(events)
-    assert (err["errorCode"], err["errorText"], err["url"]) == (code, reason, url)
-    assert (err["address"], err["port"]) == (ANY4, host_ports(events)[4])
     assert not cands(events, "srflx")
+    if expected is None:
+        assert not errors(events)
+        return
+    (err,) = errors(events)
+    assert (err["errorCode"], err["errorText"], err["url"]) == (expected, reason, url)
+    assert (err["address"], err["port"]) == (ANY4, host_ports(events)[4])
+
+
+async def test_stun_to_a_restricted_port_is_never_sent():
+    """Chromium drops UDP to its restricted ports (5060 here) before sending: the page sees the
+    ordinary 701 timeout (captures S1_turnudp_port22, Sx_stun_ports_probe)."""
+    net = RecordingNet(RealNet())
+    events = await gather_lines([parse_ice_url("stun:127.0.0.1:5060")], net=net, time_scale=400)
+    (err,) = errors(events)
+    assert (err["errorCode"], err["errorText"]) == (701, "STUN binding request timed out.")
+    assert net.sends == []
 
 
 class ScriptedTurn(asyncio.DatagramProtocol):
@@ -69,8 +87,8 @@ async def _scripted(script: list):
     return transport, proto, transport.get_extra_info("sockname")[1]
 
 
-async def test_turn_stale_nonce_is_retried_with_the_new_nonce():
-    transport, server, port = await _scripted(["challenge", "stale", "ok"])
+async def test_turn_signs_after_the_challenge():
+    transport, server, port = await _scripted(["challenge", "ok"])
     try:
         events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=udp", "test", "secret")])
     finally:
@@ -78,22 +96,24 @@ async def test_turn_stale_nonce_is_retried_with_the_new_nonce():
     assert not errors(events)
     (relay,) = cands(events, "relay")
     assert (relay["address"], relay["port"]) == ("127.0.0.1", 50000)
-    nonces = [r.attributes.get("NONCE") for r in server.requests]
-    assert nonces == [None, b"n1", b"n2"]  # unsigned, signed with n1, re-signed with n2
-    assert all("MESSAGE-INTEGRITY" in r.attributes for r in server.requests[1:])
+    assert [r.attributes.get("NONCE") for r in server.requests] == [None, b"n1"]
+    assert "MESSAGE-INTEGRITY" in server.requests[1].attributes
 
 
 @pytest.mark.parametrize(
-    ("script", "code", "text"),
+    ("script", "code", "text", "allocates"),
     [
-        (["challenge", 437], 437, "Maximum retries reached for allocation mismatch."),
-        (["challenge", 486], 486, "TURN allocate error."),
-        (["challenge", "challenge"], 401, "Unauthorized."),
-        (["challenge", "stale", "stale", "stale"], 401, "Unauthorized."),
+        # Captures S3_turn486 / S3_turn438: the server's code, Chrome's generic text; a stale
+        # nonce is not retried.
+        (["challenge", 486], 486, "TURN allocate error.", 2),
+        (["challenge", "stale", "ok"], 438, "TURN allocate error.", 2),
+        (["challenge", "challenge"], 401, "Unauthorized.", 2),
+        # Capture S3_turn300: a redirect without a usable ALTERNATE-SERVER is refused.
+        (["challenge", 300], 300, "Failed to set alternate server.", 2),
     ],
 )
-async def test_turn_error_codes(script, code, text):
-    transport, _, port = await _scripted(script)
+async def test_turn_error_codes(script, code, text, allocates):
+    transport, server, port = await _scripted(script)
     try:
         events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=udp", "test", "secret")])
     finally:
@@ -101,12 +121,39 @@ async def test_turn_error_codes(script, code, text):
     (err,) = errors(events)
     assert (err["errorCode"], err["errorText"]) == (code, text)
     assert (err["address"], err["port"], err["url"]) == (ANY4, host_ports(events)[4], f"turn:127.0.0.1:{port}?transport=udp")
+    assert len(server.requests) == allocates
     assert not cands(events, "relay") and len(cands(events, "srflx")) == 1
 
 
-@pytest.mark.parametrize("port", [22, 25, 1023])
-async def test_turn_disallowed_port_refused_before_sending(port):
-    """turn_port.cc AllowedTurnPort: ports below 1024 other than 53, 80, 443 -> 500 at once."""
-    events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=tcp", "test", "secret")])
+async def test_turn_allocation_mismatch_retries_on_fresh_sockets():
+    """Capture S3_turn437: three sockets, each unsigned then signed Allocate, ~263 ms apart;
+    the 437 error carries the last socket's port, not a candidate's, and holds "complete"."""
+    transport, server, port = await _scripted(["challenge", 437] * 3)
+    try:
+        events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=udp", "test", "secret")])
+    finally:
+        transport.close()
     (err,) = errors(events)
-    assert (err["errorCode"], err["errorText"]) == (500, "Attempt to start allocation to a disallowed port.")
+    assert (err["errorCode"], err["errorText"]) == (437, "Maximum retries reached for allocation mismatch.")
+    assert len(server.requests) == 6 and len({r.transaction_id for r in server.requests}) == 6
+    assert err["port"] not in host_ports(events).values()
+    gathering = next(e["t"] for e in events if e.get("state") == "gathering")
+    assert 500 <= err["t"] - gathering <= 700  # S3_turn437: +596 ms
+    complete = next(e["t"] for e in events if e.get("state") == "complete")
+    assert 0 <= complete - err["t"] <= 1
+
+
+@pytest.mark.parametrize("url", ["turn:127.0.0.1:22?transport=tcp", "turn:127.0.0.1:1023?transport=tcp"])
+async def test_turn_low_port_gets_no_port_and_no_event(url):
+    """Capture S1_turntcp_port22: TurnPort::Create refuses ports < 1024 (but 53, 80, 443):
+    no relay, no error, nothing sent; gathering completes as if there were no server."""
+    net = RecordingNet(RealNet())
+    connects = []
+
+    async def connect_tcp(remote, *args):
+        connects.append(remote)
+        raise AssertionError("no TCP connection may be attempted")
+
+    net.connect_tcp = connect_tcp
+    events = await gather_lines([turn(url, "test", "secret")], net=net)
+    assert not errors(events) and not cands(events, "relay") and net.sends == [] and connects == []

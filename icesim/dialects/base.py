@@ -71,6 +71,8 @@ class Dialect(Protocol):
 
     def turn_port_allowed(self, port: int) -> bool: ...
 
+    def udp_port_blocked(self, port: int) -> bool: ...
+
     def error_held_until_complete(self, server: IceServerUrl, resolved: str | None = None) -> bool: ...
 
     def host_candidate(
@@ -95,7 +97,7 @@ class Dialect(Protocol):
     def stun_error(
         self, t: float, net: NetworkPlan, port: int, server: IceServerUrl, kind: str,
         code: int | None = None, reason: str | None = None,
-    ) -> CandidateErrorEvent: ...
+    ) -> CandidateErrorEvent | None: ...
 
     def turn_error(
         self, t: float, net: NetworkPlan, port: int, server: IceServerUrl, kind: str,

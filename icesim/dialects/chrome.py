@@ -33,8 +33,20 @@ ADAPTER_ORDER = {"unknown": 0, "ethernet": 1, "wifi": 2, "cellular": 4, "vpn": 8
 # cost; Linux reports no underlying type, so it is "unknown" (50).
 NETWORK_COST = {"ethernet": 0, "loopback": 0, "wifi": 10, "unknown": 50, "cellular": 900, "vpn": 50, "any": 999}
 
-# TURN server ports Chrome refuses to allocate on (p2p/base/turn_port.cc AllowedTurnPort) [code].
+# TURN server ports below 1024 that Chrome still creates a TURN port for (p2p/base/turn_port.cc
+# AllowedTurnPort); any other low port gets no TURN port and no event (capture S1_turn*_port22).
 ALLOWED_LOW_TURN_PORTS = frozenset({53, 80, 443})
+
+# Chromium's restricted ports (net/base/port_util.cc): UDP to them is dropped before it is sent,
+# STUN included, so the page sees only the 701 timeout (captures S1_turnudp_port22,
+# Sx_stun_ports_probe: 22, 53, 5060, 6000 dropped; 80, 1023, 1024, 5062 sent).
+RESTRICTED_PORTS = frozenset({
+    1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+    103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+    512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+    995, 1719, 1720, 1723, 2049, 3659, 4045, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669,
+    6697, 10080,
+})
 
 ERROR_TEXTS = {
     # p2p/base/stun_port.cc; captures S5 (timeout) and README (host lookup, per family).
@@ -50,8 +62,10 @@ ERROR_TEXTS = {
     # throws InvalidAccessError first (capture H), so GatherConfig.validate refuses instead.
     ("turn", "unauthorized"): (401, "Unauthorized."),
     ("turn", "mismatch"): (437, "Maximum retries reached for allocation mismatch."),
-    ("turn", "disallowed_port"): (500, "Attempt to start allocation to a disallowed port."),
-    # Any other allocate error keeps the server's code; 600 (global failure) when it sent none.
+    # A 300 redirect Chrome refuses (loopback alternate, no ALTERNATE-SERVER): capture S3_turn300.
+    ("turn", "alternate_failed"): (300, "Failed to set alternate server."),
+    # Any other allocate error keeps the server's code, not its reason (486, 438: captures
+    # S3_turn486/S3_turn438); 600 (global failure) when it sent no code.
     ("turn", "other"): (600, "TURN allocate error."),
 }
 
@@ -101,6 +115,10 @@ class ChromeTimers:
     # TURN over TCP/TLS to a private server: the error is held until gathering completes and
     # fires 0-0.2 ms before "complete" (capture C; a public server's fires at once).
     held_error_before_complete_ms: tuple[float, float] = (0.0, 0.2)
+    # 437 allocation mismatch: a fresh socket and a new allocation, twice, ~263 ms apart
+    # (capture S3_turn437: 6 Allocates, the 437 error at +596 ms).
+    mismatch_retries: int = 2
+    mismatch_retry_ms: tuple[float, float] = (258.0, 268.0)
 
 
 class ChromeDialect:
@@ -318,6 +336,12 @@ class ChromeDialect:
         if kind == "response":
             if code is None:
                 code, reason = ERROR_TEXTS[("stun", "no_code")]
+            else:
+                # The page gets the ERROR-CODE's number only, and no event when it is 0
+                # (captures S2_stun420: 420 -> 20; S2_stun500 and Sx_stun400: nothing).
+                code %= 100
+                if code == 0:
+                    return None
             return self._error(t, net, port, self.stun_url(server), code, reason or "")
         code, text = ERROR_TEXTS[("stun", kind)]
         return self._error(t, net, port, self.stun_url(server), code, text)
@@ -330,6 +354,10 @@ class ChromeDialect:
     @staticmethod
     def turn_port_allowed(port: int) -> bool:
         return port >= 1024 or port in ALLOWED_LOW_TURN_PORTS
+
+    @staticmethod
+    def udp_port_blocked(port: int) -> bool:
+        return port in RESTRICTED_PORTS
 
     # --- timers -----------------------------------------------------------------------
     def retransmit_schedule(self, rng: random.Random) -> RetransmitSchedule:

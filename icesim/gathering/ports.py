@@ -50,9 +50,14 @@ class UdpPort:
         except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
             self.dropped += 1
             return
+        message.raw = data  # attributes aioice does not decode (ALTERNATE-SERVER) are read from it
         txn.response_received(message, addr)
 
-    def send_to(self, addr: tuple[str, int]):
+    def send_to(self, addr: tuple[str, int], dialect=None):
+        """A sender for one destination; the browser drops UDP to its restricted ports before
+        sending (the transaction still runs its timers to the 701)."""
+        if dialect is not None and dialect.udp_port_blocked(addr[1]):
+            return lambda data: None
         return lambda data: self.sock.sendto(data, addr)
 
     def close(self) -> None:

@@ -7,10 +7,11 @@ transaction timing is the browser's (StunTransaction)."""
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import ssl
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aioice import stun
 from aioice.turn import UDP_TRANSPORT, make_integrity_key
@@ -18,16 +19,13 @@ from aioice.turn import UDP_TRANSPORT, make_integrity_key
 from ..clock import Timeline
 from ..config import IceServerUrl
 from ..net import ResolveError, TcpStream
-from ..stun_framing import well_framed
+from ..stun_framing import iter_attributes, well_framed
 from ..stun_transaction import StunTimeout, StunTransaction
 from .ports import UdpPort
 from .srflx import server_address
 
 if TYPE_CHECKING:
     from .session import GatherSession
-
-MAX_AUTH_ROUNDS = 3  # 401 then 438 stale-nonce retries; Chrome gives up after a few [code]
-
 
 @functools.lru_cache(maxsize=4)
 def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
@@ -56,9 +54,11 @@ class TcpStunChannel:
             if txn is None or not well_framed(frame):
                 continue
             try:
-                txn.response_received(stun.parse_message(frame))
+                message = stun.parse_message(frame)
             except Exception:
                 continue
+            message.raw = frame  # for attributes aioice does not decode (ALTERNATE-SERVER)
+            txn.response_received(message)
 
     def _on_closed(self, exc: Exception | None) -> None:
         self.closed = True
@@ -69,108 +69,181 @@ class TcpStunChannel:
         self.stream.write(data)
 
 
+ATTR_ALTERNATE_SERVER = 0x8023  # RFC 5389; aioice does not decode it
+
+
+def alternate_server(message: stun.Message) -> tuple[str, int] | None:
+    raw = getattr(message, "raw", None)
+    if raw is None:
+        return None
+    try:
+        for attr_type, length, pos, _ in iter_attributes(raw):
+            if attr_type == ATTR_ALTERNATE_SERVER:
+                host, port = stun.unpack_address(raw[pos : pos + length])
+                return host, port
+    except Exception:
+        return None
+    return None
+
+
+class Rejected(Exception):
+    """The allocation ended in an error event of this kind (and code)."""
+
+    def __init__(self, t: float, kind: str, code: int | None = None) -> None:
+        self.t, self.kind, self.code = t, kind, code
+
+
+class TurnAllocation:
+    """One TURN port: connect (TCP/TLS), Allocate with the long-term-credential dance,
+    follow a 300 redirect, start over on a fresh socket after 437 (p2p/base/turn_port.cc)."""
+
+    def __init__(self, session: "GatherSession", port: UdpPort, server: IceServerUrl, relay_pref: int, tl: Timeline):
+        self.session, self.dialect = session, session.dialect
+        self.port, self.server, self.relay_pref, self.tl = port, server, relay_pref, tl
+        self.addr: tuple[str, int] | None = None
+        self.local_port = port.port
+        self.udp = port  # the socket UDP allocations go out on (a fresh one after 437)
+        self.channel: TcpStunChannel | None = None
+        self.realm: str | None = None
+        self.nonce: bytes | None = None
+        self.key: bytes | None = None
+
+    async def run(self) -> str:
+        """relay (UDP) | relay_stream (TCP/TLS) | skipped | turn_error: the kind sets how soon
+        "complete" follows."""
+        literal = self.server.host_literal
+        if literal is not None and literal.version != self.port.plan.family:
+            return "skipped"  # basic_port_allocator.cc CreateRelayPorts: families not compatible
+        if not self.dialect.turn_port_allowed(self.server.port):
+            return "skipped"  # TurnPort::Create refuses the port: no port, no event (capture S1)
+        try:
+            self.addr = await server_address(self.session, self.port, self.server, self.tl)
+            if self.addr is None:
+                return "skipped"
+            await self.tl.sleep(self.session.jitter(self.dialect.timers.turn_setup_ms))
+            for attempt in range(self.dialect.timers.mismatch_retries + 1):
+                try:
+                    return await self._allocate()
+                except Rejected as exc:
+                    if exc.kind != "mismatch" or attempt == self.dialect.timers.mismatch_retries:
+                        raise
+                await self.tl.sleep(self.session.jitter(self.dialect.timers.mismatch_retry_ms))
+                await self._fresh_transport()
+            raise AssertionError("unreachable")
+        except ResolveError:
+            return self._fail(self.tl.now(), "dns")
+        except Rejected as exc:
+            return self._fail(exc.t, exc.kind, exc.code)
+
+    def _fail(self, t: float, kind: str, code: int | None = None) -> str:
+        resolved = self.addr[0] if self.addr else None
+        event = self.dialect.turn_error(t, self.port.plan, self.local_port, self.server, kind, code, resolved=resolved)
+        if self.dialect.error_held_until_complete(self.server, resolved):
+            self.session.held_errors.append(event)
+        else:
+            self.session.emit(event)
+        return "turn_error"
+
+    async def _fresh_transport(self) -> None:
+        """After 437 Chrome starts over from a new socket (and a new 401 round)."""
+        self.realm = self.nonce = self.key = None
+        if self.channel is not None:
+            self.channel.stream.close()
+            self.channel = None
+            return
+        plan = self.port.plan
+        sock = await self.session.net.bind_udp("0.0.0.0" if plan.family == 4 else "::", 0)
+        self.udp = UdpPort(plan, sock)
+        self.session.ports.append(self.udp)
+        self.local_port = self.udp.port
+
+    async def _connect(self) -> tuple[Callable[[bytes], None], dict, bool]:
+        """The sender, the transaction table and whether the transport is reliable."""
+        assert self.addr is not None
+        if self.server.relay_protocol == "udp":
+            self.local_port = self.udp.port
+            return self.udp.send_to(self.addr, self.dialect), self.udp.transactions, False
+        if self.channel is None:
+            # turns: verifies the certificate, like Chrome's default TLS_CERT_POLICY_SECURE.
+            ctx = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) \
+                if self.server.relay_protocol == "tls" else None
+            try:
+                stream = await self.session.net.connect_tcp(self.addr, ctx, self.server.host)
+            except (OSError, ssl.SSLError):
+                self.local_port = 0
+                raise Rejected(self.tl.now(), "connect_failed") from None
+            self.session.streams.append(stream)
+            self.channel = TcpStunChannel(stream)
+            self.local_port = stream.local_address[1]
+        if self.channel.closed:
+            raise Rejected(self.tl.now(), "connect_failed")
+        return self.channel.send, self.channel.transactions, True
+
+    async def _allocate(self) -> str:
+        server = self.server
+        username, password = server.username or "", server.credential or ""
+        redirected = False
+        while True:
+            send, table, reliable = await self._connect()
+            request = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes={"REQUESTED-TRANSPORT": UDP_TRANSPORT})
+            if self.key is not None:
+                request.attributes.update({"USERNAME": username, "REALM": self.realm, "NONCE": self.nonce})
+                request.add_message_integrity(self.key)
+            txn = StunTransaction(request, send, self.session.schedule(), self.tl, reliable=reliable,
+                                  server=None if reliable else self.addr)
+            table[txn.transaction_id] = txn
+            try:
+                result = await txn.run()
+            except StunTimeout as exc:
+                raise Rejected(exc.t, "timeout") from None
+            except ConnectionError:
+                # Closed before the allocation was ready (turn_port.cc OnSocketClose).
+                raise Rejected(self.tl.now(), "connect_failed") from None
+            finally:
+                table.pop(txn.transaction_id, None)
+            msg = result.message
+            if msg.message_class == stun.Class.RESPONSE:
+                return self._allocated(msg, send, request, result.t, reliable)
+            code = msg.error_code
+            if code == 401 and self.key is None and "NONCE" in msg.attributes and "REALM" in msg.attributes:
+                # The long-term-credential challenge: sign and retry once.
+                self.nonce, self.realm = msg.attributes["NONCE"], msg.attributes["REALM"]
+                self.key = make_integrity_key(username, self.realm, password)
+                continue
+            if code == 300 and not redirected:
+                alternate = alternate_server(msg)
+                if alternate is None or ipaddress.ip_address(alternate[0]).is_loopback:
+                    # "Blocking attempted redirect to loopback address." (capture S3_turn300)
+                    raise Rejected(result.t, "alternate_failed")
+                # Followed with the same realm and nonce, no new 401 round (S3_turn300_alt3481).
+                if self.channel is not None:
+                    self.channel.stream.close()
+                    self.channel = None
+                self.addr, redirected = alternate, True
+                continue
+            if code == 401:
+                raise Rejected(result.t, "unauthorized")
+            if code == 437:
+                raise Rejected(result.t, "mismatch")
+            # 438 stale nonce is not retried (capture S3_turn438), nor any other code.
+            raise Rejected(result.t, "other", code or 600)
+
+    def _allocated(self, msg: stun.Message, send, request: stun.Message, t: float, reliable: bool) -> str:
+        relayed = msg.attributes.get("XOR-RELAYED-ADDRESS")
+        if relayed is None:
+            raise Rejected(t, "other", 600)
+        mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
+        s = self.session
+        s.allocations.append((send, request, self.key, self.server.username, self.realm, self.nonce))
+        cand = self.dialect.relay_candidate(s.ident, self.port.plan, relayed, mapped, self.server, self.relay_pref, s.mid, s.mline)
+        s.emit_candidate(t, cand)
+        return "relay_stream" if reliable else "relay"
+
+
 async def gather_relay(
     session: "GatherSession", port: UdpPort, server: IceServerUrl, relay_pref: int, tl: Timeline
 ) -> str:
-    """Returns relay (UDP) | relay_stream (TCP/TLS) | skipped | turn_error: the kind sets how
-    soon "complete" follows."""
-    d = session.dialect
-    local_port = port.port
-
-    addr: tuple[str, int] | None = None
-
-    def fail(t: float, kind: str, code: int | None = None, sock_port: int | None = None) -> str:
-        resolved = addr[0] if addr else None
-        event = d.turn_error(
-            t, port.plan, local_port if sock_port is None else sock_port, server, kind, code, resolved=resolved,
-        )
-        if d.error_held_until_complete(server, resolved):
-            session.held_errors.append(event)
-        else:
-            session.emit(event)
-        return "turn_error"
-
-    literal = server.host_literal
-    if literal is not None and literal.version != port.plan.family:
-        return "skipped"  # basic_port_allocator.cc CreateRelayPorts: families not compatible
-    if not d.turn_port_allowed(server.port):
-        return fail(tl.now(), "disallowed_port")
-    try:
-        addr = await server_address(session, port, server, tl)
-    except ResolveError:
-        return fail(tl.now(), "dns")
-    if addr is None:
-        return "skipped"
-    await tl.sleep(session.jitter(d.timers.turn_setup_ms))
-
-    channel: TcpStunChannel | None = None
-    if server.relay_protocol == "udp":
-        send, table = port.send_to(addr), port.transactions
-    else:
-        # turns: verifies the certificate, like Chrome's default TLS_CERT_POLICY_SECURE.
-        ctx = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if server.relay_protocol == "tls" else None
-        try:
-            stream = await session.net.connect_tcp(addr, ctx, server.host)
-        except (OSError, ssl.SSLError):
-            return fail(tl.now(), "connect_failed", sock_port=0)
-        session.streams.append(stream)
-        channel = TcpStunChannel(stream)
-        send, table = channel.send, channel.transactions
-        local_port = stream.local_address[1]
-
-    attrs = {"REQUESTED-TRANSPORT": UDP_TRANSPORT}
-    key: bytes | None = None
-    nonce: bytes | None = None
-    realm: str | None = None
-    username, password = server.username or "", server.credential or ""
-    for _ in range(MAX_AUTH_ROUNDS):
-        if channel is not None and channel.closed:
-            return fail(tl.now(), "connect_failed")
-        request = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes=dict(attrs))
-        if key is not None:
-            request.attributes.update({"USERNAME": username, "REALM": realm, "NONCE": nonce})
-            request.add_message_integrity(key)
-        txn = StunTransaction(
-            request, send, session.schedule(), tl, reliable=channel is not None,
-            server=None if channel is not None else addr,
-        )
-        table[txn.transaction_id] = txn
-        try:
-            result = await txn.run()
-        except StunTimeout as exc:
-            return fail(exc.t, "timeout")
-        except ConnectionError:
-            # Closed before the allocation was ready (p2p/base/turn_port.cc OnSocketClose).
-            return fail(tl.now(), "connect_failed")
-        finally:
-            table.pop(txn.transaction_id, None)
-        msg = result.message
-        if msg.message_class == stun.Class.RESPONSE:
-            relayed = msg.attributes.get("XOR-RELAYED-ADDRESS")
-            if relayed is None:
-                return fail(result.t, "other", 600)
-            mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
-            session.allocations.append((send, request, key, username, realm, nonce))
-            cand = d.relay_candidate(
-                session.ident, port.plan, relayed, mapped, server, relay_pref, session.mid, session.mline
-            )
-            session.emit_candidate(result.t, cand)
-            return "relay" if channel is None else "relay_stream"
-        code = msg.error_code
-        if code in (401, 438) and "NONCE" in msg.attributes and not (code == 401 and key is not None):
-            # The long-term-credential challenge (401) or a stale nonce (438): retry signed.
-            nonce = msg.attributes["NONCE"]
-            realm = msg.attributes.get("REALM", realm)
-            if realm is None:
-                break
-            key = make_integrity_key(username, realm, password)
-            continue
-        if code == 401:
-            return fail(result.t, "unauthorized")
-        if code == 437:
-            return fail(result.t, "mismatch")
-        return fail(result.t, "other", code or 600)
-    return fail(tl.now(), "unauthorized")
+    return await TurnAllocation(session, port, server, relay_pref, tl).run()
 
 
 def release_allocation(send, request: stun.Message, key, username, realm, nonce) -> None:

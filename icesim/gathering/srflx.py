@@ -58,7 +58,7 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
     if addr is None:
         return "skipped"
     request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
-    txn = StunTransaction(request, port.send_to(addr), session.schedule(), tl, server=addr)
+    txn = StunTransaction(request, port.send_to(addr, session.dialect), session.schedule(), tl, server=addr)
     port.transactions[txn.transaction_id] = txn
     try:
         result = await txn.run()
@@ -70,7 +70,9 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
     message = result.message
     if message.message_class == stun.Class.ERROR:
         code, reason = message.attributes.get("ERROR-CODE", (None, None))
-        session.emit(session.dialect.stun_error(result.t, port.plan, port.port, server, "response", code, reason))
+        event = session.dialect.stun_error(result.t, port.plan, port.port, server, "response", code, reason)
+        if event is not None:
+            session.emit(event)
         return "stun_error"
     mapped = message.attributes.get("XOR-MAPPED-ADDRESS") or message.attributes.get("MAPPED-ADDRESS")
     if mapped is None:
