@@ -6,6 +6,7 @@ TURN ports Chrome refuses before sending anything."""
 from __future__ import annotations
 
 import asyncio
+import struct
 
 import pytest
 from aioice import stun
@@ -48,8 +49,9 @@ async def test_stun_to_a_restricted_port_is_never_sent():
 class ScriptedTurn(asyncio.DatagramProtocol):
     """Answers each Allocate with the next scripted reply: ("challenge"|"stale"|"ok"|code)."""
 
-    def __init__(self, script: list) -> None:
+    def __init__(self, script: list, alternate: tuple[str, int] | None = None) -> None:
         self.script = list(script)
+        self.alternate = alternate
         self.requests: list[stun.Message] = []
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -76,14 +78,25 @@ class ScriptedTurn(asyncio.DatagramProtocol):
                 })
             else:
                 reply.attributes["ERROR-CODE"] = (step, "Whatever The Server Says")
+                if step == 300 and self.alternate is not None:
+                    self.transport.sendto(_with_alternate(bytes(reply), self.alternate), addr)
+                    return
         else:
             return
         self.transport.sendto(bytes(reply), addr)
 
 
-async def _scripted(script: list):
+def _with_alternate(data: bytes, alternate: tuple[str, int]) -> bytes:
+    """Append ALTERNATE-SERVER (0x8023, MAPPED-ADDRESS encoding); aioice cannot encode it."""
+    value = stun.pack_address(alternate)
+    data += struct.pack("!HH", 0x8023, len(value)) + value
+    return stun.set_body_length(data, len(data) - stun.HEADER_LENGTH)
+
+
+async def _scripted(script: list, alternate: tuple[str, int] | None = None):
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(lambda: ScriptedTurn(script), local_addr=("127.0.0.1", 0))
+    transport, proto = await loop.create_datagram_endpoint(
+        lambda: ScriptedTurn(script, alternate), local_addr=("127.0.0.1", 0))
     return transport, proto, transport.get_extra_info("sockname")[1]
 
 
@@ -157,3 +170,55 @@ async def test_turn_low_port_gets_no_port_and_no_event(url):
     net.connect_tcp = connect_tcp
     events = await gather_lines([turn(url, "test", "secret")], net=net)
     assert not errors(events) and not cands(events, "relay") and net.sends == [] and connects == []
+
+
+class _RewritingSocket:
+    """Sends to a public alias on loopback and makes answers look like they came from it."""
+
+    def __init__(self, inner, aliases: dict[tuple[str, int], tuple[str, int]]) -> None:
+        self._inner, self._to_real = inner, aliases
+        self._to_alias = {v: k for k, v in aliases.items()}
+
+    @property
+    def local_address(self):
+        return self._inner.local_address
+
+    def sendto(self, data, addr):
+        self._inner.sendto(data, self._to_real.get(addr, addr))
+
+    def set_receiver(self, handler):
+        self._inner.set_receiver(lambda data, addr: handler(data, self._to_alias.get(addr, addr)))
+
+    def close(self):
+        self._inner.close()
+
+
+class AliasNet(RealNet):
+    """A public address (203.0.113.5:PORT) that is really a loopback server: lets a redirect to
+    a non-loopback ALTERNATE-SERVER be followed without leaving the machine."""
+
+    def __init__(self, aliases: dict[tuple[str, int], tuple[str, int]]) -> None:
+        self.aliases = aliases
+
+    async def bind_udp(self, host, port=0):
+        return _RewritingSocket(await super().bind_udp(host, port), self.aliases)
+
+
+async def test_turn_redirect_to_a_public_alternate_is_followed():
+    """Capture S3_turn300_alt3481: the signed Allocate goes to the ALTERNATE-SERVER with the
+    same realm and nonce, no new 401 round; the url stays the configured one."""
+    alt_transport, alt_server, alt_port = await _scripted(["ok"])
+    alias = ("203.0.113.5", 3481)
+    transport, first, port = await _scripted(["challenge", 300], alternate=alias)
+    try:
+        net = AliasNet({alias: ("127.0.0.1", alt_port)})
+        events = await gather_lines([turn(f"turn:127.0.0.1:{port}?transport=udp", "test", "secret")], net=net)
+    finally:
+        transport.close()
+        alt_transport.close()
+    assert not errors(events)
+    (relay,) = cands(events, "relay")
+    assert relay["url"] == f"turn:127.0.0.1:{port}?transport=udp"
+    assert len(first.requests) == 2 and len(alt_server.requests) == 1
+    assert alt_server.requests[0].attributes.get("NONCE") == b"n1"
+    assert "MESSAGE-INTEGRITY" in alt_server.requests[0].attributes
