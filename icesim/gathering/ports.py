@@ -50,7 +50,7 @@ class UdpPort:
         except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
             self.dropped += 1
             return
-        message.raw = data  # attributes aioice does not decode (ALTERNATE-SERVER) are read from it
+        setattr(message, "raw", data)  # for attributes aioice does not decode (ALTERNATE-SERVER)
         txn.response_received(message, addr)
 
     def send_to(self, addr: tuple[str, int], dialect=None):

@@ -57,7 +57,7 @@ class TcpStunChannel:
                 message = stun.parse_message(frame)
             except Exception:
                 continue
-            message.raw = frame  # for attributes aioice does not decode (ALTERNATE-SERVER)
+            setattr(message, "raw", frame)  # for attributes aioice does not decode (ALTERNATE-SERVER)
             txn.response_received(message)
 
     def _on_closed(self, exc: Exception | None) -> None:
