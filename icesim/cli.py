@@ -111,7 +111,7 @@ def cli() -> None:
 @click.option("--latency", default=None, metavar="MS", help="Added delay on every outgoing datagram and TCP connect.")
 @click.option("--resolve", multiple=True, metavar="NAME=ADDR|NXDOMAIN", help="Name resolution rule, like Chromium's --host-resolver-rules; repeatable.")
 @click.option("--time-scale", default=None, metavar="F", help="Run browser timers F times faster; t stays browser time.")
-@click.option("--timeout", default=None, metavar="MS", help="The page gives up after MS ms (browser time).")
+@click.option("--timeout", default=None, metavar="MS", help="The page listens until MS ms (browser time), then stops: events after it are cut, repeated STUN errors before it are kept. Default: stop at the null candidate.")
 @click.option("--seed", type=int, default=None, help="Reproducible ufrag, tiebreaker, mDNS names and timer jitter.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "pretty"]), default="jsonl", show_default=True)
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)

@@ -222,3 +222,22 @@ async def test_turn_redirect_to_a_public_alternate_is_followed():
     assert len(first.requests) == 2 and len(alt_server.requests) == 1
     assert alt_server.requests[0].attributes.get("NONCE") == b"n1"
     assert "MESSAGE-INTEGRITY" in alt_server.requests[0].attributes
+
+
+async def test_stun_error_fires_again_every_10_s_while_the_page_listens():
+    """Captures S2_stun420 / Sx_stun401: after an error response Chrome re-sends the binding
+    every ~10 s and the page gets the error again, after "complete" too, for as long as it
+    listens (--timeout). Without a timeout the stream ends at the null candidate."""
+    async with StunServer(error_code=(420, "Unknown Attribute")) as server:
+        url = parse_ice_url(f"stun:127.0.0.1:{server.address[1]}")
+        events = await gather_lines([url], timeout_ms=25_000, time_scale=100, complete=False)
+        requests_with_timeout = server.stats.requests
+        once = await gather_lines([url])
+    errs = errors(events)
+    assert [e["errorCode"] for e in errs] == [20, 20, 20]
+    gaps = [b["t"] - a["t"] for a, b in zip(errs, errs[1:])]
+    assert all(9_990 <= g <= 10_100 for g in gaps), gaps
+    complete = next(e["t"] for e in events if e.get("state") == "complete")
+    assert errs[0]["t"] < complete < errs[1]["t"] and events[-1]["t"] <= 25_000
+    assert requests_with_timeout == 3
+    assert len(errors(once)) == 1 and once[-1]["candidate"] is None

@@ -55,3 +55,6 @@ class ChromeTimers:
     # (capture S3_turn437: 6 Allocates, the 437 error at +596 ms).
     mismatch_retries: int = 2
     mismatch_retry_ms: tuple[float, float] = (258.0, 268.0)
+    # STUN keepalive after a binding error response: the binding is re-sent and the error fires
+    # again ~10 s later (S2_stun420: +25.0 -> +10028.7; Sx_stun401: +5.7 -> +10018.3).
+    stun_keepalive_ms: tuple[float, float] = (10000.0, 10015.0)

@@ -52,7 +52,7 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
         timing_rng=timing_rng, mdns=config.mdns and not config.permission,
         mid=config.sdp_mid, mline=config.sdp_mline_index,
-        mdns_delay=timing_rng.uniform(*dialect.timers.mdns_register_ms),
+        mdns_delay=timing_rng.uniform(*dialect.timers.mdns_register_ms), listen_until=config.timeout_ms,
     )
     interfaces = list(config.interfaces) if config.interfaces is not None else list(machine_interfaces())
     yield GatherMeta(
@@ -78,8 +78,9 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
                     log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
                     return
                 yield event
-            if runner.done() and (emitter.pending == 0 or runner.cancelled() or runner.exception()):
+            if runner.done() and (runner.cancelled() or runner.exception()):
                 runner.result()  # an engine failure (e.g. out of file descriptors) surfaces at once
+            if runner.done() and emitter.pending == 0 and not _alive(session.background):
                 return
             if deadline_task is not None and timeout_ms is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
                 # Every event up to the page's timeout has been released: the page stops listening.
@@ -89,12 +90,17 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
                 deadline.close()
             await emitter.wait()
     finally:
+        cancel_all(session.background)
         for task in (runner, deadline_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         _cleanup(session)
+
+
+def _alive(tasks) -> bool:
+    return any(not t.done() for t in tasks)
 
 
 async def _expire(deadline: Timeline, timeout_ms: float) -> None:

@@ -27,6 +27,10 @@ class GatherSession:
     ports: list[UdpPort] = field(default_factory=list)
     streams: list[TcpStream] = field(default_factory=list)
     allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    # The page's timeout: how long it keeps listening (None: until the null candidate).
+    listen_until: float | None = None
+    # Work that outlives "complete" (STUN keepalives); cancelled when the stream ends.
+    background: list[Any] = field(default_factory=list)
     # When the last allocated UDP TURN port settles (TCP active candidates wait for it).
     relays_settled_t: float = 0.0
     # Browser time each server name's lookup completes (one lookup per name per gather).

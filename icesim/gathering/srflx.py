@@ -3,6 +3,7 @@ reports them (p2p/base/stun_port.cc)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aioice import stun
@@ -57,6 +58,25 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         return "stun_error"
     if addr is None:
         return "skipped"
+    outcome = await _binding(session, port, server, addr, tl)
+    if outcome == "error_response" and session.listen_until is not None:
+        # Chrome re-sends the binding every 10 s after an error response and fires the error
+        # again each time, after "complete" too (captures S2_stun420, S2_stunnoattr).
+        session.background.append(asyncio.ensure_future(_keepalive(session, port, server, addr, tl.fork())))
+    return "stun_error" if outcome == "error_response" else outcome
+
+
+async def _keepalive(session: "GatherSession", port: UdpPort, server: IceServerUrl, addr, tl: Timeline) -> None:
+    with tl:
+        assert session.listen_until is not None
+        while True:
+            await tl.sleep(session.jitter(session.dialect.timers.stun_keepalive_ms))
+            if tl.now() > session.listen_until or await _binding(session, port, server, addr, tl) != "error_response":
+                return
+
+
+async def _binding(session: "GatherSession", port: UdpPort, server: IceServerUrl, addr, tl: Timeline) -> str:
+    """One Binding transaction and its event: ok | error_response | stun_error | error."""
     request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
     txn = StunTransaction(request, port.send_to(addr, session.dialect), session.schedule(), tl, server=addr)
     port.transactions[txn.transaction_id] = txn
@@ -73,7 +93,7 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         event = session.dialect.stun_error(result.t, port.plan, port.port, server, "response", code, reason)
         if event is not None:
             session.emit(event)
-        return "stun_error"
+        return "error_response"
     mapped = message.attributes.get("XOR-MAPPED-ADDRESS") or message.attributes.get("MAPPED-ADDRESS")
     if mapped is None:
         return "error"  # a success without an address: libwebrtc ignores it
