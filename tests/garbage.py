@@ -209,7 +209,7 @@ def valid_request(rng: random.Random) -> tuple[bytes, bytes]:
 # ---------------------------------------------------------------------------------------------
 
 # Addresses only garbage ever claims as a mapped address; none may become a candidate.
-GARBAGE_MAPPED = ("198.51.100.9", "192.0.2.77", "203.0.113.10", "2001:db8::9")
+GARBAGE_MAPPED = ("198.51.100.9", "100.64.0.77", "203.0.113.10", "2001:db8::9")
 MAX_UDP_PAYLOAD = 65507  # IPv4: 65535 - 20 (IP header) - 8 (UDP header)
 
 

@@ -223,7 +223,7 @@ async def test_loopback_peer_permitted_others_forbidden(coturn, closed_port) -> 
     assert await _permission_error(coturn, ("127.0.0.2", 9)) is None
     # --no-multicast-peers and the --denied-peer-ip ranges (off loopback).
     assert await _permission_error(coturn, ("224.0.0.1", 9)) == 403
-    assert await _permission_error(coturn, ("192.0.2.1", 9)) == 403  # TEST-NET-1
+    assert await _permission_error(coturn, ("203.0.113.1", 9)) == 403  # TEST-NET-3
 
 
 async def test_factory_without_loopback_peers_forbids_them(coturn_factory) -> None:
