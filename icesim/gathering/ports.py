@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
 from aioice import stun
 
 from ..dialects.base import NetworkPlan
 from ..net import UdpSocket
 from ..stun_framing import well_framed
 from ..stun_transaction import StunTransaction
-
-log = structlog.get_logger(__name__)
 
 STUN_COOKIE = b"\x21\x12\xa4\x42"
 
