@@ -33,6 +33,18 @@ def address_precedence(ip: IPAddress) -> int:
     return 40
 
 
+_PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fd00::/8",
+))
+
+
+def is_private_ip(ip: IPAddress) -> bool:
+    """libwebrtc's IPIsPrivate (rtc_base/ip_address.cc): link-local, loopback, RFC 1918,
+    shared (100.64/10) or fd00::/8. Not Python's is_private, which also counts the
+    documentation ranges (capture C2: 203.0.113.2 is treated as public)."""
+    return ip.is_link_local or ip.is_loopback or any(ip in n for n in _PRIVATE_NETS if n.version == ip.version)
+
+
 def redact(ip: IPAddress) -> str:
     """Chrome's sensitive form (rtc_base/ip_address.cc ToSensitiveString): 192.168.1.x, [fd00:5:0:x:x:x:x:x].
 

@@ -156,7 +156,3 @@ class OrderedEmitter:
     @property
     def pending(self) -> int:
         return len(self._heap)
-
-    @property
-    def idle(self) -> bool:
-        return not self._timelines

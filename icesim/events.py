@@ -8,7 +8,7 @@ not implement is ABSENT (omitted from the JSON), which is not the same as null.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_ID = "icesim.events/1"
@@ -133,13 +133,3 @@ Event = GatherMeta | GatheringStateChange | CandidateEvent | CandidateErrorEvent
 
 def to_json_line(event: Event) -> str:
     return json.dumps(event.to_dict(), separators=(", ", ": "), ensure_ascii=False)
-
-
-@dataclass(slots=True)
-class EventLog:
-    """Collects events; handy for tests and for the bench."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def of_type(self, type_: str) -> list[Event]:
-        return [e for e in self.events if e.type == type_]

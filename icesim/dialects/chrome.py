@@ -11,7 +11,7 @@ import random
 import uuid
 import zlib
 
-from ..addresses import address_precedence, redact, uri_host
+from ..addresses import address_precedence, is_private_ip, parse_ip, redact, uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
@@ -221,7 +221,7 @@ class ChromeDialect:
         return (str(base), port)
 
     def srflx_candidate(self, ident, net, port, mapped, server, mdns, mid, mline):
-        ip = _ip(mapped[0])
+        ip = parse_ip(mapped[0])
         prio = self.priority(TYPE_PREF_SRFLX, net, ip)
         found = self.foundation(ident, "srflx", net.bind_address, "udp")
         return self._build(
@@ -231,14 +231,14 @@ class ChromeDialect:
         )
 
     def relay_candidate(self, ident, net, relayed, mapped, server, relay_preference, mid, mline):
-        ip = _ip(relayed[0])
+        ip = parse_ip(relayed[0])
         proto = server.relay_protocol
         prio = self.priority(TYPE_PREF_RELAY[proto], net, ip, relay_pref=relay_preference)
         found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
             # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
-            type_="relay", raddr=(str(_ip(mapped[0])), mapped[1]), tcptype=None, url=self.turn_url(server),
+            type_="relay", raddr=(str(parse_ip(mapped[0])), mapped[1]), tcptype=None, url=self.turn_url(server),
             # Capture S8: relayProtocol is null for a UDP relay, "tcp" for TCP.
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
@@ -265,7 +265,7 @@ class ChromeDialect:
         hostCandidate ":0" (p2p/base/turn_port.cc OnAllocateError; capture C)."""
         if clear_address:
             return CandidateErrorEvent(t=t, address=None, port=None, url=url, errorCode=code, errorText=text, hostCandidate=":0")
-        address = redact(_ip(net.bind_address))
+        address = redact(parse_ip(net.bind_address))
         if port == 0:
             return CandidateErrorEvent(
                 t=t, address=None, port=None, url=url, errorCode=code, errorText=text, hostCandidate=f"{address}:0",
@@ -321,28 +321,12 @@ class ChromeDialect:
         return RetransmitSchedule(send_offsets_ms=tuple(offsets[:-1]), timeout_ms=offsets[-1])
 
 
-def _ip(text: str) -> IPAddress:
-    return ipaddress.ip_address(text.strip("[]").split("%")[0])
-
-
 def _default_address(interfaces: list[Interface], family: int) -> IPAddress | None:
     candidates = [i for i in interfaces if i.family == family and not i.address.is_loopback and not i.address.is_link_local]
     for i in candidates:
         if i.default:
             return i.address
     return candidates[0].address if candidates else None
-
-
-_PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fd00::/8",
-))
-
-
-def is_private_ip(ip: IPAddress) -> bool:
-    """libwebrtc's IPIsPrivate (rtc_base/ip_address.cc): link-local, loopback, RFC 1918,
-    shared (100.64/10) or fd00::/8. Not Python's is_private, which also counts the
-    documentation ranges (capture C2: 203.0.113.2 is treated as public)."""
-    return ip.is_link_local or ip.is_loopback or any(ip in n for n in _PRIVATE_NETS if n.version == ip.version)
 
 
 def _server_is_private(server: IceServerUrl, resolved: str | None = None) -> bool:

@@ -17,6 +17,7 @@ from typing import AsyncGenerator
 
 import structlog
 
+from ..addresses import uri_host
 from ..clock import OrderedEmitter, Timeline
 from ..config import GatherConfig, IceServerUrl
 from ..dialects import get_dialect
@@ -67,24 +68,27 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     main.advance_to(t_gathering)
     session.emit(GatheringStateChange(t=t_gathering, state="gathering"))
     timeout_ms = config.timeout_ms
-    deadline = emitter.timeline(0.0) if timeout_ms is not None else None
     runner = asyncio.ensure_future(_run(session, config, interfaces, main))
     runner.add_done_callback(lambda _: emitter.poke())
-    deadline_task = asyncio.ensure_future(_expire(deadline, timeout_ms)) if deadline and timeout_ms else None
+    # The page's deadline is a timeline of its own: nothing past it is released before it fires.
+    deadline = deadline_task = None
+    if timeout_ms is not None:
+        deadline = emitter.timeline(0.0)
+        deadline_task = asyncio.ensure_future(_expire(deadline, timeout_ms))
     try:
         while True:
             for event in emitter.ready():
                 if timeout_ms is not None and event.t > timeout_ms:
-                    log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
+                    log.info("gather.page_timeout", timeout_ms=timeout_ms)
                     return
                 yield event
             if runner.done() and (runner.cancelled() or runner.exception()):
                 runner.result()  # an engine failure (e.g. out of file descriptors) surfaces at once
             if runner.done() and emitter.pending == 0 and not _alive(session.background):
                 return
-            if deadline_task is not None and timeout_ms is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
+            if timeout_ms is not None and deadline_task is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
                 # Every event up to the page's timeout has been released: the page stops listening.
-                log.info("gather.page_timeout", timeout_ms=config.timeout_ms)
+                log.info("gather.page_timeout", timeout_ms=timeout_ms)
                 return
             if runner.done() and deadline is not None:
                 deadline.close()
@@ -109,7 +113,7 @@ async def _expire(deadline: Timeline, timeout_ms: float) -> None:
 
 
 def _url_text(s: IceServerUrl) -> str:
-    host = f"[{s.host}]" if ":" in s.host else s.host
+    host = uri_host(s.host)
     query = f"?transport={s.transport}" if s.transport else ""
     return f"{s.scheme}:{host}:{s.port}{query}"
 

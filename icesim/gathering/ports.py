@@ -24,7 +24,6 @@ class UdpPort:
         self.port = sock.local_address[1]
         self.transactions: dict[bytes, StunTransaction] = {}
         self.mapped_seen: set[tuple[str, int]] = set()
-        self.dropped = 0
         # Set once this socket's host candidate is out (or known not to come).
         self.host_done = asyncio.Event()
         self.host_t = 0.0
@@ -33,19 +32,13 @@ class UdpPort:
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         # Cheap checks first: hostile floods must cost little (issue: 100k garbage datagrams).
         if len(data) < 20 or data[4:8] != STUN_COOKIE or data[0] & 0xC0:
-            self.dropped += 1
             return
         txn = self.transactions.get(data[8:20])
-        if txn is None:
-            self.dropped += 1
-            return
-        if not well_framed(data):
-            self.dropped += 1
+        if txn is None or not well_framed(data):
             return
         try:
             message = stun.parse_message(data)
         except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
-            self.dropped += 1
             return
         setattr(message, "raw", data)  # for attributes aioice does not decode (ALTERNATE-SERVER)
         txn.response_received(message, addr)

@@ -32,17 +32,13 @@ class FaultyUdpSocket:
         self._inner = inner
         self._net = net
         self._loop = asyncio.get_running_loop()
-        self.sent = 0
-        self.dropped = 0
 
     @property
     def local_address(self) -> tuple[str, int]:
         return self._inner.local_address
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.sent += 1
         if self._net.blocks(addr) or self._net.loses():
-            self.dropped += 1
             return
         delay = self._net.faults.latency_ms
         if delay > 0:
