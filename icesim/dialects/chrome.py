@@ -83,6 +83,7 @@ class ChromeDialect:
 
     def __init__(self, version: int = CURRENT_CHROME, timers: ChromeTimers | None = None) -> None:
         self.version = version
+        self.rules_version = version  # the Chrome version whose libwebrtc rules apply (Safari keeps 156)
         self.timers = timers or ChromeTimers()
         self.relay_type_pref = {**TYPE_PREF_RELAY, "udp": relay_udp_type_pref(version)}
 
@@ -189,7 +190,7 @@ class ChromeDialect:
     def foundation(self, ident: GatherIdentity, type_name: str, base_ip: str, protocol: str, relay_protocol: str = "") -> str:
         """CRC32 of type + base IP + protocol + relay protocol + tiebreaker (p2p/base/port.cc
         ComputeFoundation, random per connection since upstream #38485); static before."""
-        if self.version < RANDOM_FOUNDATION_FROM:
+        if self.rules_version < RANDOM_FOUNDATION_FROM:
             text = f"{static_foundation_type_name(type_name)}{base_ip}{protocol}{relay_protocol}"
         else:
             text = f"{type_name}{base_ip}{protocol}{relay_protocol}{ident.tiebreaker}"
@@ -280,7 +281,7 @@ class ChromeDialect:
     def relay_preferences(self, turn_count: int) -> list[int]:
         """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1);
         before, N-1 down to 0 (B2)."""
-        top = turn_count if self.version >= RELAY_PREF_FROM_N_FROM else turn_count - 1
+        top = turn_count if self.rules_version >= RELAY_PREF_FROM_N_FROM else turn_count - 1
         return list(range(top, top - turn_count, -1))
 
     # --- URLs and errors --------------------------------------------------------------
@@ -329,12 +330,12 @@ class ChromeDialect:
             return self._error(t, net, port, self.stun_url(server), code, reason or "")
         code, text = ERROR_TEXTS[("stun", kind)]
         if kind == "timeout":
-            text = stun_timeout_text(self.version)
+            text = stun_timeout_text(self.rules_version)
         return self._error(t, net, port, self.stun_url(server), code, text)
 
     def turn_error(self, t, net, port, server, kind, code=None, reason=None, resolved=None):
         base_code, text = ERROR_TEXTS[("turn", kind)]
-        if kind == "unauthorized" and self.version < OWN_UNAUTHORIZED_TEXT_FROM and reason:
+        if kind == "unauthorized" and self.rules_version < OWN_UNAUTHORIZED_TEXT_FROM and reason:
             text = reason  # the server's phrase (coturn: "Unauthorized", no full stop)
         clear = self.error_held_until_complete(server, resolved)
         return self._error(t, net, port, self.turn_url(server), code or base_code, text, clear_address=clear)
