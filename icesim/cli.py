@@ -106,7 +106,7 @@ def cli() -> None:
 @click.option("--credential", default=None, help="TURN credential (all --turn URLs; required with --turn).")
 @click.option("--interface", multiple=True, metavar="NAME=ADDR[:TYPE]", help="Interface to gather on (type ethernet|wifi|cellular|vpn|unknown); repeatable. Default: this machine's.")
 @click.option("--permission", is_flag=True, help="Camera/mic granted: enumerate interfaces with real IPs.")
-@click.option("--no-mdns", is_flag=True, help="Show the host IP instead of an mDNS name (Chrome's WebRtcHideLocalIpsWithMdns off).")
+@click.option("--no-mdns", is_flag=True, help="Show the host IP instead of an mDNS name (Chrome: WebRtcHideLocalIpsWithMdns off; Firefox: media.peerconnection.ice.obfuscate_host_addresses false).")
 @click.option("--block-udp", multiple=True, is_flag=False, flag_value="all", metavar="[HOST:PORT]", help="Drop UDP: all, or to HOST:PORT; repeatable.")
 @click.option("--drop", default=None, metavar="P", help="Probability each outgoing datagram is lost (0-1).")
 @click.option("--latency", default=None, metavar="MS", help="Added delay on every outgoing datagram and TCP connect.")

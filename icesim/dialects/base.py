@@ -72,7 +72,7 @@ class Dialect(Protocol):
         ...
 
     def refused_server_error(
-        self, server: IceServerUrl, t_gathering: float, rng: random.Random
+        self, server: IceServerUrl, t_gathering: float, rng: Any
     ) -> CandidateErrorEvent | None:
         """An error fired at once for a server the browser refuses to use (no packet is sent)."""
         ...
