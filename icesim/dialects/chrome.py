@@ -16,6 +16,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
+from .chrome_transports import ChromeTransportRules
 
 ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -70,7 +71,7 @@ ERROR_TEXTS = {
 }
 
 
-class ChromeDialect:
+class ChromeDialect(ChromeTransportRules):
     """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156."""
 
     name = "chrome"
