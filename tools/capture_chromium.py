@@ -61,6 +61,8 @@ SCENARIOS: dict[str, tuple[dict, list[str]]] = {
     "M4_av_turn_balanced": ({"cfg": {"iceServers": [STUN, TURN_UDP]}, "media": "audio,video"}, []),
     "M5_avd_nomdns": ({"cfg": {"iceServers": [STUN]}, "media": "audio,video,data"}, ["--disable-features=WebRtcHideLocalIpsWithMdns"]),
     "M6_avd_gum_turn": ({"cfg": {"iceServers": [STUN, TURN_UDP]}, "media": "audio,video,data", "gum": "1"}, GUM),
+    "M7_avd_maxbundle_turn_nomdns": ({"cfg": {"iceServers": [STUN, TURN_UDP], "bundlePolicy": "max-bundle"}, "media": "audio,video,data"}, ["--disable-features=WebRtcHideLocalIpsWithMdns"]),
+    "M8_data_maxbundle": ({"cfg": {"iceServers": [STUN], "bundlePolicy": "max-bundle"}}, []),
     "Q1_pool1_lead500": ({"cfg": {"iceServers": [STUN, NX], "iceCandidatePoolSize": 1}, "lead": "500"}, []),
     "Q2_pool1_avd_lead500": ({"cfg": {"iceServers": [STUN, TURN_UDP], "iceCandidatePoolSize": 1}, "media": "audio,video,data", "lead": "500"}, []),
     "Q3_pool0_lead500": ({"cfg": {"iceServers": [STUN, NX]}, "lead": "500"}, []),

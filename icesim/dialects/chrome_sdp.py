@@ -36,26 +36,31 @@ def media_body(kind: str) -> tuple[str, tuple[str, ...]]:
 
 
 def default_destination(candidates: list[IceCandidate]) -> tuple[str, str, int]:
-    """(address type, address, port) for the m=/c= lines (webrtc_sdp.cc GetDefaultDestination):
-    UDP candidates only; relay > srflx > host within a family, the first of equals kept; once an
-    IPv4 one is chosen IPv6 is ignored, and IPv4 replaces IPv6. mDNS names never qualify
-    (capture S1: port 9 with only .local hosts). None at all: IN IP4 0.0.0.0 port 9."""
-    best: tuple[str, str, int] = ("IP4", "0.0.0.0", 9)
+    """(address type, address, port) for the m=/c= lines: libwebrtc's UpdateConnectionAddress
+    (pc/jsep_session_description.cc) run over the m-line's candidates in the order they came.
+    UDP only; a candidate replaces the current one unless it is no more preferred (relay 3 >
+    srflx 2 > host 1) in the same family, or is IPv6 while the current one is IPv4. An mDNS
+    name has no family: it can replace anything, and if it ends up chosen the line gets the
+    dummy IN IP4 0.0.0.0 port 9 (captures S3a/S7/M2/M8: a srflx followed by a .local host
+    gives port 9; M1/S3d: hosts first, then the srflx, gives the srflx's port)."""
+    address, port, hostname = "0.0.0.0", 9, False
     best_pref, best_family = 0, 0
     for cand in candidates:
         if cand.protocol != "udp" or cand.address is None or cand.port is None:
             continue
         try:
-            ip = ipaddress.ip_address(cand.address.strip("[]"))
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(cand.address.strip("[]"))
         except ValueError:
-            continue  # an mDNS name
+            ip = None  # an mDNS name
         pref = _DEFAULT_PREFERENCE.get(cand.type or "", 0)
-        family = ip.version
+        family = 0 if ip is None else ip.version
         if (pref <= best_pref and family == best_family) or (best_family == 4 and family == 6):
             continue
         best_pref, best_family = pref, family
-        best = ("IP4" if family == 4 else "IP6", str(ip), cand.port)
-    return best
+        address, port, hostname = ("" if ip is None else str(ip)), cand.port, ip is None
+    if hostname or not address:
+        return ("IP4", "0.0.0.0", 9)
+    return ("IP6" if ":" in address else "IP4", address, port)
 
 
 def sdp_candidate_line(cand: IceCandidate) -> str:
