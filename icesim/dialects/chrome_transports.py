@@ -65,7 +65,7 @@ class ChromeTransportRules:
         """One transport per m-line that has its own; the first `pool_size` take a pooled
         session (PortAllocator::TakePooledSession, one per transport: Q2 with pool 1 and three
         transports pools mid 0 only). Extra pooled sessions are never surfaced."""
-        plans = []
+        plans: list[TransportPlan] = []
         for section in sections:
             if section.transport_mid == section.mid:
                 index = len(plans)
