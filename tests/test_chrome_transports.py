@@ -36,7 +36,7 @@ def captured_candidates(page: dict) -> list[IceCandidate]:
     fields = IceCandidate.__dataclass_fields__
     return [
         IceCandidate(**{k: v for k, v in e["candidate"].items() if k in fields})
-        for e in page["events"] if e["kind"] == "icecandidate" and e["candidate"]
+        for e in page["events"] if e["kind"] == "icecandidate" and e.get("candidate")
     ]
 
 

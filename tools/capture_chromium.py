@@ -171,7 +171,7 @@ def run(prefix: str, name: str, outdir: Path, work: Path) -> None:
     cmd[cmd.index(f"--user-data-dir={profile}")] = "--user-data-dir=PROFILE_DIR"
     doc = {"meta": {"name": name, "cmd": cmd, "version": "Chromium 156.0.8078.79"}, **page}
     (outdir / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    kinds = [e["kind"][3:] + ("" if e["kind"] != "icecandidate" or not e["candidate"] else ":" + e["candidate"]["type"] + e["candidate"]["sdpMid"]) for e in page.get("events", [])]
+    kinds = [e["kind"][3:] + ("" if e["kind"] != "icecandidate" or e.get("candidateIsNull", True) else ":" + e["candidate"]["type"] + e["candidate"]["sdpMid"]) for e in page.get("events", [])]
     print(name, page.get("error") or " ".join(kinds))
 
 

@@ -18,7 +18,7 @@ import structlog
 
 from ..addresses import uri_host
 from ..clock import OrderedEmitter, Timeline
-from ..config import GatherConfig, IceServerUrl
+from ..config import ConfigError, GatherConfig, IceServerUrl
 from ..dialects import get_dialect
 from ..events import CandidateEvent, Event, GatherMeta, IceCandidate, LocalDescription
 from ..interfaces import machine_interfaces
@@ -50,6 +50,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
         base_net = FaultyNet(base_net, config.faults, random.Random(None if config.seed is None else config.seed + 2))
     emitter = OrderedEmitter(config.time_scale)
     policy = dialect.gather_policy(config.ip_policy, config.permission, config.mdns, config.ice_transport_policy)
+    if config.sdp and not dialect.renders_sdp:
+        raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
         timing_rng=timing_rng, mdns=policy.mdns, policy=policy,
@@ -70,8 +72,16 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     t_gathering = session.jitter(dialect.timers.gathering_after_ms)
     main.advance_to(t_gathering)
     signalled: dict[str, list[IceCandidate]] = {}
+    # Servers the browser refuses outright (Firefox: loopback; Safari: .local, blocked ports):
+    # their error comes first, before "gathering" (capture tests/data/firefox/stun_loopback).
+    refused = set()
+    for server in config.servers:
+        error = dialect.refused_server_error(server, t_gathering, timing_rng)
+        if error is not None:
+            refused.add(server)
+            session.emit(error)
     timeout_ms = config.timeout_ms
-    runner = asyncio.ensure_future(run_transports(session, config, interfaces, main, transports, policy))
+    runner = asyncio.ensure_future(run_transports(session, config, interfaces, main, transports, policy, refused, t_gathering))
     runner.add_done_callback(lambda _: emitter.poke())
     # The page's deadline is a timeline of its own: nothing past it is released before it fires.
     deadline = deadline_task = None

@@ -13,7 +13,7 @@ import structlog
 from ..clock import Timeline
 from ..config import GatherConfig
 from ..dialects.base import GatherPolicy, TransportPlan
-from ..events import CandidateEvent, GatheringStateChange
+from ..events import GatheringStateChange
 from .sequence import NetworkSequence, cancel_all
 from .session import GatherSession
 
@@ -22,24 +22,27 @@ log = structlog.get_logger(__name__)
 
 async def run_transports(
     root: GatherSession, config: GatherConfig, interfaces, main: Timeline,
-    transports: list[TransportPlan], policy: GatherPolicy,
+    transports: list[TransportPlan], policy: GatherPolicy, refused: set, t_gathering: float,
 ) -> None:
     d = root.dialect
     plans = d.plan_networks(interfaces, policy.enumerate)
+    d.prepare(root.ident, plans, config.servers)  # refused servers still count (Firefox foundations)
+    servers = [s for s in config.servers if s not in refused]
     # disable_non_proxied_udp: no STUN and no TURN/UDP port; TURN over TCP/TLS remains (P3).
-    stun_servers = d.stun_servers(config.servers) if policy.udp else []
-    turn_servers = [s for s in config.servers if s.is_turn]
+    stun_servers = d.stun_servers(servers) if policy.udp else []
+    turn_servers = [s for s in servers if s.is_turn]
     turns = [
         (s, pref) for s, pref in zip(turn_servers, d.relay_preferences(len(turn_servers)))
         if policy.udp or s.relay_protocol != "udp"
     ]
-    t_sld = main.now()  # setLocalDescription: the browser starts (or takes) its transports
+    t_sld = t_gathering  # setLocalDescription: the browser starts (or takes) its transports
     views: list[GatherSession] = []
     runs: list[asyncio.Future] = []
     seq_dones: list[float] = [t_sld]
 
     def start(transport: TransportPlan, t_start: float) -> None:
         view = root.for_transport(transport.mid, transport.mline, transport.pooled, t_sld)
+        view.started_t = t_start
         seq_done = t_start + root.jitter(d.timers.sequences_done_ms)
         seq_dones.append(seq_done)
         sequences = [
@@ -77,10 +80,12 @@ async def run_transports(
     for event in root.held_errors:
         held_t = max(event.t, t_complete - root.jitter(d.timers.held_error_before_complete_ms))
         root.emit(dataclasses.replace(event, t=held_t))
-    root.emit(GatheringStateChange(t=t_complete, state="complete"))
+    # The end of gathering as the dialect has it (Chrome: complete then null; Firefox: a "" marker
+    # first, for the first transport's m-line only so far).
+    first = transports[0] if transports else TransportPlan("0", 0)
+    for event in d.completion_events(root.ident, t_complete, root.jitter, first.mid, first.mline):
+        root.emit(event)
     log.info("gather.complete", t=round(t_complete, 1), transports=len(transports), networks=len(plans))
-    t_null = t_complete + root.jitter(d.timers.null_after_complete_ms)
-    root.emit(CandidateEvent(t=t_null, candidate=None))
 
 
 async def _reach(main: Timeline, root: GatherSession, t: float) -> None:
