@@ -21,6 +21,10 @@ from test_cli import IFACE, lines, run
         (["--pool-size", "two"], ["--pool-size", "two"]),
         (["--pool-lead", "-3"], ["--pool-lead", "-3"]),
         (["--pool-lead", "soon"], ["--pool-lead", "soon"]),
+        # Chrome's policies and SDP form are not other browsers' (nothing runs, nothing printed).
+        (["--browser", "firefox", "--policy", "disable_non_proxied_udp"], ["--policy", "firefox"]),
+        (["--browser", "safari", "--policy", "default_public_interface_only"], ["--policy", "safari"]),
+        (["--browser", "firefox", "--sdp"], ["--sdp", "firefox"]),
     ],
 )
 def test_bad_transport_options_one_line_exit_2(args: list[str], names: list[str]) -> None:
