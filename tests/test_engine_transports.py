@@ -223,3 +223,16 @@ async def test_pool_single_transport_hears_no_early_error():
     assert types == ["icecandidate"] * 3 + ["gathering", "complete", "icecandidate"]
     assert t_of(events, "complete") - events[0]["t"] < 3.0
     assert sorted(c["priority"] for c in cands(events)) == [1677729536, 2113937152, 2113942272]
+
+
+async def test_pool_still_gathering_at_set_local_description(coturn):
+    """A page that builds the connection right before createOffer (lead 0): what the pooled
+    session finds later (the relay, ~50 ms in) comes after "gathering", still with the
+    pooled session's component-0 priority (Q2's pooled relay: 50339584)."""
+    servers = [turn(coturn.turn_udp_url, coturn.username, coturn.password)]
+    events = await run(servers, pool_size=1, pool_lead_ms=0)
+    t_gathering = t_of(events, "gathering")
+    (relay,) = cands(events, "relay")
+    t_relay = next(e["t"] for e in events if e["type"] == "icecandidate" and e["candidate"] == relay)
+    assert relay["priority"] == 50339584 and t_relay > t_gathering
+    assert all(c["priority"] & 0xFF == 0 for c in cands(events))  # every candidate of the pooled session
