@@ -44,6 +44,7 @@ class CaseRun:
     browser: str
     lines: list[dict[str, Any]] = field(default_factory=list)
     servers: dict[str, str] = field(default_factory=dict)  # "s0" -> "127.0.0.1:41234"
+    urls: list[str] = field(default_factory=list)  # the page's iceServers URLs
     wall_s: float = 0.0
 
     @property
@@ -119,7 +120,8 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
             run.servers[f"s{i}"] = f"{host}:{port}"
             query = f"?transport={server.transport}" if server.transport else ""
             creds = (server.username, server.credential) if server.scheme == "turn" else (None, None)
-            urls.append(parse_ice_url(f"{server.scheme}:{host}:{port}{query}", username=creds[0], credential=creds[1]))
+            run.urls.append(f"{server.scheme}:{host}:{port}{query}")
+            urls.append(parse_ice_url(run.urls[-1], username=creds[0], credential=creds[1]))
             if case.network.block_udp_to_servers:
                 blocked.add((ip, port))
         faults = Faults(block_udp_all=case.network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
@@ -136,7 +138,7 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
                 raise
             dialect = get_dialect(browser)
             meta = GatherMeta(browser=f"{dialect.name}@{dialect.version}", time_scale=time_scale, seed=seed,
-                              servers=tuple(str(u) for u in run.servers.values()))
+                              servers=tuple(run.urls))
             emit(meta, meta.to_dict())
             emit(None, line)
         else:

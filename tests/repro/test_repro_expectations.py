@@ -1,0 +1,83 @@
+"""The cases' expected streams are the browsers' captured streams: each expectation that cites
+a capture matches that capture itself (the real browser's lines), so no expectation comes
+from running icesim. Cases built from two captures or from the reference alone are listed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from capture_shapes import load156
+from icesim.repro import ALL_CASES, get_case
+from icesim.repro.matching import match_stream
+from test_captures import load_capture
+
+# case -> the captures it must match: "S5" = shared/captures, others = tests/data/chromium156.
+CAPTURED = {
+    "stun-udp-blocked": ["S5"],
+    "stun-closed-port": ["S5"],
+    "stun-dns-failure": ["E_nx", "E_nx_2"],
+    "stun-no-aaaa": ["F_stuntest"],
+    "turn-udp-unreachable": ["D_turnudp_dropped"],
+    "turn-tcp-refused": ["C_turntcp_closed", "C_turntcp_closed_2", "C_turntcp_closed_3"],
+    "turn-bad-credentials": ["S7"],
+    "turn-no-credentials": ["H1_turn_nocredkeys"],
+    "stun-error-response": ["S2_stun420"],
+    "stun-error-response-500": ["S2_stun500"],
+    "turn-disallowed-port": ["S1_turnudp_port22"],  # S1b: the page stopped before complete
+}
+# Built from two captures each (their parts are checked by the cases above) or the reference.
+COMBINED = {"proxy-udp-blocked", "corporate-firewall"}
+REFERENCE_ONLY = {"turn-dns-failure", "webrtc-disabled-policy"}
+
+# shared/captures ran on a ULA (fd00:5::2): the IPv6 any-address host priority differs from
+# the chromium156 namespace's global address the cases use (precedence 50 vs 40).
+SHARED_HOST6_PRIORITY = 2113942271
+
+
+def _capture(name: str) -> tuple[list[dict], dict[str, str]]:
+    """The capture's page lines (up to the null candidate) and its servers as {s0: host:port}."""
+    if name[0] == "S" and name[1].isdigit() and "_" not in name:
+        lines, servers = load_capture(name)
+    else:
+        cap = load156(name)
+        lines, servers = cap.lines, cap.servers
+        if "ctorError" in cap.raw:
+            lines = [{"type": "exception", **cap.raw["ctorError"]}]
+    ends = [i for i, x in enumerate(lines) if x["type"] == "icecandidate" and x["candidate"] is None]
+    if ends:
+        lines = lines[: ends[0] + 1]  # after it only the 10 s keepalive errors (the page kept listening)
+    hostport = {f"s{i}": f"{s.host}:{s.port}" for i, s in enumerate(servers)}
+    return lines, hostport
+
+
+def test_every_case_is_accounted_for():
+    assert set(CAPTURED) | COMBINED | REFERENCE_ONLY == {c.name for c in ALL_CASES}
+    for case in ALL_CASES:
+        assert case.sources["chrome"]
+        if case.name in REFERENCE_ONLY:
+            assert "reference" in case.sources["chrome"]
+
+
+@pytest.mark.parametrize(("case_name", "capture"), [(c, n) for c, names in CAPTURED.items() for n in names])
+def test_expectation_matches_the_capture(case_name, capture):
+    case = get_case(case_name)
+    expected = case.expected["chrome"]
+    lines, servers = _capture(capture)
+    if capture in ("S5", "S7"):
+        expected = tuple(dataclasses.replace(e, priority=SHARED_HOST6_PRIORITY) if e.kind == "host6" else e
+                         for e in expected)
+    assert match_stream(expected, lines, servers) == []
+
+
+def test_a_wrong_expectation_fails_against_the_capture():
+    """The check above can fail: the issue's naive expectations do not match the captures."""
+    lines, servers = _capture("S2_stun420")
+    case = get_case("stun-error-response")
+    as_issue = tuple(dataclasses.replace(e, errorCode=420) if e.kind == "error" else e for e in case.expected["chrome"])
+    assert any("errorCode 20 (expected 420)" in p for p in match_stream(as_issue, lines, servers))
+    lines, servers = _capture("S2_stun500")
+    with_500 = get_case("stun-error-response-500").expected["chrome"]
+    assert match_stream(case.expected["chrome"], lines, servers) != []  # the 420 stream is not the 500 one
+    assert match_stream(with_500, lines, servers) == []
