@@ -44,6 +44,8 @@ async def server_address(
     # ... and delivered to a socket only after its host candidate (captures E, F).
     await port.host_done.wait()
     tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
+    if port.lookup_delivered is not None and not port.lookup_delivered.done():
+        port.lookup_delivered.set_result(tl.now())
     if failure is not None:
         raise failure
     return (addrs[0], server.port)
