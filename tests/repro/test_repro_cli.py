@@ -110,3 +110,18 @@ def test_missing_coturn_is_one_line_for_a_turn_case_and_a_skip_in_all():
     assert out.returncode == 0, out.stdout + out.stderr
     skipped = [x for x in out.stdout.splitlines() if "skipped: needs coturn" in x]
     assert {x.split()[0] for x in skipped} == {"proxy-udp-blocked", "turn-bad-credentials"}
+
+
+@pytest.mark.slow
+def test_real_time_waits_the_browser_timers():
+    """--real-time: timeScale 1, the two 701s after Chrome's real ~40 s (capture D), same verdict."""
+    import time
+
+    start = time.monotonic()
+    out = icesim("701", "turn-udp-unreachable", "--real-time", "--format", "jsonl", timeout=120)
+    wall = time.monotonic() - start
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert lines[0]["timeScale"] == 1.0 and lines[-1]["matchesExpected"] is True
+    first_error = next(x for x in lines if x["type"] == "icecandidateerror")
+    assert wall >= first_error["t"] / 1000.0 - 0.5, (wall, first_error["t"])

@@ -25,11 +25,13 @@ CAPTURED = {
     "turn-no-credentials": ["H1_turn_nocredkeys"],
     "stun-error-response": ["S2_stun420"],
     "stun-error-response-500": ["S2_stun500"],
-    "turn-disallowed-port": ["S1_turnudp_port22"],  # S1b: the page stopped before complete
+    "turn-disallowed-port": ["S1_turnudp_port22"],
+    "turn-dns-failure": ["R_turn_nx"],  # R_*: captured for the repro cases (tests/repro/capture/)
+    "webrtc-disabled-policy": ["R_policy_no_udp"],  # S1b: the page stopped before complete
 }
 # Built from two captures each (their parts are checked by the cases above) or the reference.
 COMBINED = {"proxy-udp-blocked", "corporate-firewall"}
-REFERENCE_ONLY = {"turn-dns-failure", "webrtc-disabled-policy"}
+REFERENCE_ONLY: set[str] = set()
 
 # shared/captures ran on a ULA (fd00:5::2): the IPv6 any-address host priority differs from
 # the chromium156 namespace's global address the cases use (precedence 50 vs 40).
