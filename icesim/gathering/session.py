@@ -37,6 +37,8 @@ class GatherSession:
     lookup_done_t: dict[str, float] = field(default_factory=dict)
     # Sequence index -> its socket, for the sockets that look up a STUN server name.
     lookup_ports: dict[int, UdpPort] = field(default_factory=dict)
+    # Browser time of "gathering": transaction start offsets count from it (start_offset_ms).
+    started_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
 
