@@ -12,13 +12,13 @@ CASE = Case(
     network=Network(block_udp_all=True),
     expected={"chrome": (
         gathering(), *hosts(),
-        Expect("relay-tcp", url="turn:{s1}?transport=tcp", priority=RELAY_TCP_PRIORITY),
+        Expect("relay-tcp", t=61.6, url="turn:{s1}?transport=tcp", priority=RELAY_TCP_PRIORITY),
         stun_timeout(),
         stun_error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"),
         *end(TURN_TIMEOUT_MS + 0.1),
     )},
-    sources={"chrome": "tests/data/chromium156 G_two_turn (the TCP relay, priority 16785407) and "
-                       "D_turnudp_dropped (the two UDP 701s and their timing), combined"},
+    sources={"chrome": "tests/data/chromium156 R_proxy_udp_blocked (captured for this case: coturn, "
+                       "nftables dropping all UDP in the page's namespace); G_two_turn, D_turnudp_dropped"},
     cause="Every UDP datagram leaving the page is dropped (FaultyNet), TCP passes: the page's "
           "TURN/TCP allocation on coturn succeeds (a relay candidate with relayProtocol 'tcp'), "
           "while the same server over UDP, used as STUN and as TURN, times out: the STUN 701 at "
