@@ -1,6 +1,6 @@
 """The cases' expected streams are the browsers' captured streams: each expectation that cites
 a capture matches that capture itself (the real browser's lines), so no expectation comes
-from running icesim. Cases built from two captures or from the reference alone are listed."""
+from running icesim. R_* captures were made for these cases with tests/repro/capture/."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ CAPTURED = {
     "stun-error-response-500": ["S2_stun500"],
     "turn-disallowed-port": ["S1_turnudp_port22"],
     "turn-dns-failure": ["R_turn_nx"],  # R_*: captured for the repro cases (tests/repro/capture/)
-    "webrtc-disabled-policy": ["R_policy_no_udp"],  # S1b: the page stopped before complete
+    "webrtc-disabled-policy": ["R_policy_no_udp"],
+    "proxy-udp-blocked": ["R_proxy_udp_blocked"],
+    "corporate-firewall": ["R_corporate_firewall"],  # S1b: the page stopped before complete
 }
-# Built from two captures each (their parts are checked by the cases above) or the reference.
-COMBINED = {"proxy-udp-blocked", "corporate-firewall"}
+# Cases whose expectation comes from the reference alone (none left: the R_* captures).
 REFERENCE_ONLY: set[str] = set()
 
 # shared/captures ran on a ULA (fd00:5::2): the IPv6 any-address host priority differs from
@@ -55,7 +56,7 @@ def _capture(name: str) -> tuple[list[dict], dict[str, str]]:
 
 
 def test_every_case_is_accounted_for():
-    assert set(CAPTURED) | COMBINED | REFERENCE_ONLY == {c.name for c in ALL_CASES}
+    assert set(CAPTURED) | REFERENCE_ONLY == {c.name for c in ALL_CASES}
     for case in ALL_CASES:
         assert case.sources["chrome"]
         if case.name in REFERENCE_ONLY:
