@@ -31,7 +31,8 @@ def repro() -> None:
 @click.argument("case_name", metavar="CASE", required=False)
 @click.option("--list", "list_cases", is_flag=True, help="List the cases with a one-line description.")
 @click.option("--all", "run_all", is_flag=True, help="Run every case concurrently and print a summary table.")
-@click.option("--browser", default="chrome", show_default=True, help="chrome (firefox, safari: when their dialects land).")
+@click.option("--browser", default="chrome", show_default=True,
+              help="chrome, or firefox for the cases with a captured Firefox stream (safari: no captures yet).")
 @click.option("--real-time", is_flag=True, help="Wait the browser's real timers (~40 s for Chrome's 701 timeout).")
 @click.option("--lab", is_flag=True, help="Kernel-level faults in network namespaces instead of in-process ones.")
 @click.option("--seed", type=int, default=None, help="Reproducible ufrag, mDNS names and timer jitter.")
@@ -49,7 +50,7 @@ def repro_701(case_name: str | None, list_cases: bool, run_all: bool, browser: s
         _list(fmt)
         return
     cases = list(ALL_CASES) if run_all else [get_case(case_name or "")]
-    _check_browser(browser, cases)
+    _check_browser(browser, [] if run_all else cases)  # --all lists the others as skipped
     if lab:
         raise click.UsageError("--lab: the namespace lab is not available in this icesim yet; run without --lab "
                                "(in-process faults)")
@@ -77,7 +78,8 @@ def _check_browser(browser: str, cases: list[Case]) -> None:
     name = get_dialect(browser).name  # an unknown or not-yet-built dialect: one line, exit 2
     missing = [c.name for c in cases if name not in c.expected]
     if missing:
-        raise ConfigError("--browser", browser, f"no {name} expectation yet for {', '.join(missing)}")
+        raise ConfigError("--browser", browser, f"no captured {name} stream for {', '.join(missing)} yet "
+                          f"(cases with one: icesim repro 701 --list --format jsonl)")
 
 
 @contextlib.asynccontextmanager
@@ -119,14 +121,19 @@ async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt
 
 
 async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | None, fmt: str) -> bool:
-    async with _coturn_if_needed(cases, required=False) as coturn:
-        runnable = [c for c in cases if coturn is not None or not c.needs_coturn]
+    from .dialects import get_dialect
+
+    dialect_name = get_dialect(browser).name
+    async with _coturn_if_needed([c for c in cases if dialect_name in c.expected], required=False) as coturn:
+        runnable = [c for c in cases if dialect_name in c.expected and (coturn is not None or not c.needs_coturn)]
         results = dict(zip((c.name for c in runnable),
                            await run_cases(runnable, browser, time_scale=scale, seed=seed, coturn=coturn)))
     rows = []
     for case in cases:
         result = results.get(case.name)
-        if result is None:
+        if dialect_name not in case.expected:
+            rows.append(summary_row(case, browser, None, None, f"no captured {dialect_name} stream yet"))
+        elif result is None:
             rows.append(summary_row(case, browser, None, None, "needs coturn (apt-get install coturn)"))
         elif isinstance(result, BaseException):
             rows.append(summary_row(case, browser, None, None, f"failed: {result}"))

@@ -48,11 +48,16 @@ class NetworkSequence:
         self.start = tl.now()
         self.tasks: list[asyncio.Future] = []
         self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
+        # Set when this network's UDP host step is over (or it has no socket): every
+        # network's TCP active candidates wait for all of them (see _tcp_active).
+        self.host_step_over = asyncio.Event()
+        session.host_steps.append(self.host_step_over)
 
     async def run(self) -> list[tuple[float, str]]:
         try:
             port = await self._bind()
             if port is None:
+                self.host_step_over.set()
                 return []
             if any(s.host_literal is None for s in self.stun_servers):
                 port.lookup_delivered = asyncio.get_running_loop().create_future()
@@ -69,6 +74,7 @@ class NetworkSequence:
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
+            self.host_step_over.set()  # a failed bind must not keep the other networks waiting
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
 
@@ -121,7 +127,9 @@ class NetworkSequence:
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
+        s.hosts_out_t = max(s.hosts_out_t, port.host_t)
         port.host_done.set()
+        self.host_step_over.set()
 
     async def _tcp_active(self) -> None:
         s = self.session
@@ -130,8 +138,13 @@ class NetworkSequence:
             # TCP active candidates close each sequence, in network order, and only once every
             # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
             # candidates right after the relay's settle time, though only IPv4 had a relay).
-            gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
+            # Every UDP host candidate of the gather comes first (every Firefox capture: udp,
+            # udp, tcp, tcp; B1): a slow bind must not let a TCP candidate overtake a host.
+            # In network order: a positive gap keeps network 1's TCP after network 0's.
+            gap = self.index * max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01)
             await self.tl.sleep_until(self.seq_done + gap)
-            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t) + gap)
+            for step in list(s.host_steps):
+                await step.wait()
+            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))

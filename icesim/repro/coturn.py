@@ -37,7 +37,8 @@ class Coturn:
 
 def find_turnserver() -> str:
     explicit = os.environ.get("ICESIM_TURNSERVER")  # as tests/coturn.py: no fallback when set
-    for path in (explicit,) if explicit else (shutil.which("turnserver"), "/usr/bin/turnserver", "/usr/sbin/turnserver"):
+    candidates = (explicit,) if explicit else (shutil.which("turnserver"), "/usr/bin/turnserver", "/usr/sbin/turnserver")
+    for path in candidates:
         if path and os.access(path, os.X_OK):
             return path
     raise CoturnMissing("coturn's turnserver is needed for this case and is not installed (apt-get install coturn)")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..events import ABSENT
 from .model import UNCHECKED, Expect, t_tolerance
 
+_V6_PRECEDENCE = {1, 10, 20, 40, 50, 60}
 FIELDS = ("errorCode", "errorText", "url", "address", "port", "hostCandidate", "priority", "name", "message")
 
 
@@ -26,20 +28,25 @@ def kind_of(line: dict[str, Any]) -> str:
     c = line["candidate"]
     if c is None:
         return "null"
+    if c["candidate"] == "":
+        return "end-of-candidates"
     if c["type"] == "host":
-        if c["protocol"] != "udp":
+        if c["protocol"].lower() != "udp":
             return "host-tcp"
-        # Chrome's address precedence byte of the priority: 30 = IPv4 (addresses.py).
-        return "host4" if (c["priority"] >> 8) & 0xFF == 30 else "host6"
+        # Chrome's priority carries the address precedence (addresses.py): 30 = IPv4, 40/50/60...
+        # IPv6. Firefox's does not (its byte is 31): a host of unknown family there.
+        precedence = (c["priority"] >> 8) & 0xFF
+        return "host4" if precedence == 30 else "host6" if precedence in _V6_PRECEDENCE else "host-udp"
     if c["type"] == "relay":
         return f"relay-{c.get('relayProtocol') or 'udp'}"
     return c["type"]
 
 
 def _value(line: dict[str, Any], name: str) -> Any:
+    """The line's attribute; ABSENT when the browser has no such attribute."""
     if line["type"] == "icecandidate" and line["candidate"] is not None:
-        return line["candidate"].get(name, UNCHECKED)
-    return line.get(name, UNCHECKED)
+        return line["candidate"].get(name, ABSENT)
+    return line.get(name, ABSENT)
 
 
 def context(lines: list[dict[str, Any]], servers: dict[str, str]) -> dict[str, str]:
@@ -64,7 +71,8 @@ def expand(value: Any, ctx: dict[str, str]) -> Any:
 
 def describe(item: Expect | dict[str, Any]) -> str:
     if isinstance(item, Expect):
-        fields = {f: getattr(item, f) for f in ("errorCode", "errorText", "url", "name") if getattr(item, f) is not UNCHECKED}
+        fields = {f: getattr(item, f) for f in ("errorCode", "errorText", "url", "name")
+                  if getattr(item, f) is not UNCHECKED}
         return f"{item.kind} {fields}" if fields else item.kind
     kind = kind_of(item)
     if kind == "error":

@@ -12,9 +12,15 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import ABSENT
+from ..events import ABSENT  # noqa: F401  (an expected ABSENT: the attribute must not exist)
 
-UNCHECKED: Any = ABSENT  # an expected field that is not checked
+
+class _Unchecked:
+    def __repr__(self) -> str:
+        return "UNCHECKED"
+
+
+UNCHECKED: Any = _Unchecked()  # an expected field that is not checked
 
 
 class Endpoint(str, enum.Enum):
@@ -53,8 +59,10 @@ class Network:
 
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """One expected event. `kind`: gathering, host4, host6, srflx, relay-udp, relay-tcp, error,
-    complete, null, or exception (the RTCPeerConnection constructor threw).
+    """One expected event. `kind`: gathering, host4, host6, host-udp (a host of unknown family:
+    Firefox), host-tcp, srflx, relay-udp, relay-tcp, error, end-of-candidates (the "" marker),
+    complete, null, or exception (the RTCPeerConnection constructor threw). A field expected
+    as ABSENT must not exist in that browser (Firefox has no hostCandidate).
 
     Templates in url / hostCandidate: {s0}, {s1}... = host:port of the i-th server as the URL
     names it; {P4} / {P6} = the port of the IPv4 / IPv6 UDP host candidate."""
@@ -93,6 +101,8 @@ class Case:
     network: Network = field(default_factory=Network)
     stun_error: tuple[int, str] | None = None  # with Endpoint.STUN_ERROR
     browser_note: str = ""  # where a real browser cannot show the case as named
+    # Per dialect: how that browser's stream differs from what `cause` describes (Chrome's).
+    dialect_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def needs_coturn(self) -> bool:

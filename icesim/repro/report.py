@@ -10,7 +10,7 @@ from typing import Any
 
 from .matching import first_error_t
 from .model import Case
-from .runner import CaseRun
+from .runner import PUBLIC_ALIAS, CaseRun
 
 WIDTH = 100
 
@@ -23,9 +23,14 @@ def explanation_lines(run: CaseRun, problems: list[str]) -> list[str]:
     """The text after a case's stream (`--format pretty`)."""
     case = run.case
     out = ["", *_wrapped("cause:", case.cause), *_wrapped("detector:", case.detector)]
-    if case.browser_note:
+    if case.browser_note and run.browser_name == "chrome":
         out += _wrapped("browser:", case.browser_note)
-    out += _wrapped("expected:", case.sources.get(run.browser, "-"))
+    if run.browser_name in case.dialect_notes:
+        out += _wrapped("browser:", case.dialect_notes[run.browser_name])
+    if run.aliased:
+        out += _wrapped("network:", f"{run.browser_name} refuses servers on loopback: the page names them "
+                        f"{PUBLIC_ALIAS}, which icesim rewrites to 127.0.0.1 in process (nothing leaves the machine)")
+    out += _wrapped("expected:", case.sources.get(run.browser_name, "-"))
     verdict = "matches the expected stream" if not problems else "DIFFERS from the expected stream:"
     out += _wrapped("result:", f"{verdict} (wall time {run.wall_s:.2f} s)")
     out += [" " * 10 + "- " + p for p in problems]
@@ -38,7 +43,9 @@ def explanation_json(run: CaseRun, problems: list[str]) -> str:
     return json.dumps({
         "type": "repro", "case": case.name, "browser": run.browser, "matchesExpected": not problems,
         "differences": problems, "cause": case.cause, "detector": case.detector,
-        "browserNote": case.browser_note or None, "expectedFrom": case.sources.get(run.browser),
+        "browserNote": case.dialect_notes.get(run.browser_name)
+        or (case.browser_note if run.browser_name == "chrome" else None) or None,
+        "expectedFrom": case.sources.get(run.browser_name),
         "wallSeconds": round(run.wall_s, 3),
     }, ensure_ascii=False)
 
@@ -54,7 +61,8 @@ def errors_seen(run: CaseRun) -> str:
     return ", ".join(code if n == 1 else f"{n}x {code}" for code, n in codes.items())
 
 
-def summary_row(case: Case, browser: str, run: CaseRun | None, problems: list[str] | None, note: str = "") -> dict[str, Any]:
+def summary_row(case: Case, browser: str, run: CaseRun | None, problems: list[str] | None,
+                note: str = "") -> dict[str, Any]:
     if run is None:
         return {"case": case.name, "browser": browser, "errorsSeen": None, "firstErrorT": None,
                 "matchesExpected": None, "note": note}

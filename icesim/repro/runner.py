@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
-from ..dialects import get_dialect
+from ..dialects import Dialect, get_dialect
 from ..events import Event, GatherMeta
 from ..gathering import gather
+from ..net.alias import AliasNet
 from ..stun_server import StunServer
 from .coturn import Coturn, CoturnMissing
 from .model import Case, Endpoint, Server
@@ -34,6 +36,9 @@ CASE_INTERFACES = (
 # Browser timers run this much faster by default: the ~40 s timeouts take well under 2 s of
 # wall time (a STUN retransmission still waits >= 100 ms real, clock.py), `t` stays browser time.
 DEFAULT_TIME_SCALE = 200.0
+# For a browser that refuses loopback servers, the servers are reached through this address
+# (the Firefox captures' server, 203.0.113.2), rewritten to loopback in-process (AliasNet).
+PUBLIC_ALIAS = "203.0.113.2"
 
 
 @dataclass
@@ -45,6 +50,7 @@ class CaseRun:
     lines: list[dict[str, Any]] = field(default_factory=list)
     servers: dict[str, str] = field(default_factory=dict)  # "s0" -> "127.0.0.1:41234"
     urls: list[str] = field(default_factory=list)  # the page's iceServers URLs
+    aliased: bool = False  # servers reached through PUBLIC_ALIAS (the browser refuses loopback)
     wall_s: float = 0.0
 
     @property
@@ -84,6 +90,12 @@ async def _endpoint(server: Server, case: Case, stack: contextlib.AsyncExitStack
     return "127.0.0.1", server.port
 
 
+def _refuses_loopback(dialect: Dialect) -> bool:
+    """Firefox refuses STUN/TURN servers on loopback before gathering (captures README)."""
+    probe = parse_ice_url("stun:127.0.0.1:3478")
+    return dialect.refused_server_error(probe, 0.0, random.Random(0)) is not None
+
+
 def _constructor_error(exc: ConfigError) -> dict[str, Any] | None:
     """The page's view of a configuration Chrome's RTCPeerConnection constructor rejects
     (config._check_turn_credentials carries the browser's own message)."""
@@ -112,8 +124,13 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
         urls: list[IceServerUrl] = []
         blocked: set[tuple[str, int]] = set()
         rules = []
+        dialect = get_dialect(browser)
+        aliases: dict[tuple[str, int], tuple[str, int]] = {}
         for i, server in enumerate(case.servers):
             ip, port = await _endpoint(server, case, stack, coturn)
+            if _refuses_loopback(dialect):
+                aliases[(PUBLIC_ALIAS, port)] = (ip, port)
+                ip, run.aliased = PUBLIC_ALIAS, True
             host = server.name or ip
             if server.name:
                 rules.append(parse_resolve(f"{server.name}={ip if server.name_resolves else 'NXDOMAIN'}"))
@@ -136,13 +153,12 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
             line = _constructor_error(exc)
             if line is None:
                 raise
-            dialect = get_dialect(browser)
             meta = GatherMeta(browser=f"{dialect.name}@{dialect.version}", time_scale=time_scale, seed=seed,
                               servers=tuple(run.urls))
             emit(meta, meta.to_dict())
             emit(None, line)
         else:
-            async for event in gather(config):
+            async for event in gather(config, AliasNet(aliases) if aliases else None):
                 emit(event, event.to_dict())
     run.wall_s = time.monotonic() - started
     return run

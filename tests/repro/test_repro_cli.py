@@ -19,6 +19,11 @@ ISSUE_CASES = [
 ]
 
 
+# The cases with a Firefox capture (tests/data/firefox, shared/captures F5b).
+FIREFOX_CASES = {"stun-udp-blocked", "stun-dns-failure", "stun-no-aaaa", "turn-udp-unreachable",
+                 "turn-tcp-refused", "turn-bad-credentials"}
+
+
 def icesim(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "icesim", "repro", *args], capture_output=True, text=True,
@@ -33,7 +38,8 @@ def test_list_names_every_issue_case_with_a_description():
     for name in listed:
         assert len(listed[name].split(None, 1)[1]) > 20
     rows = [json.loads(x) for x in icesim("701", "--list", "--format", "jsonl").stdout.splitlines()]
-    assert {r["case"] for r in rows} == set(listed) and all(r["browsers"] == ["chrome"] for r in rows)
+    assert {r["case"] for r in rows} == set(listed) and all("chrome" in r["browsers"] for r in rows)
+    assert {r["case"] for r in rows if "firefox" in r["browsers"]} == FIREFOX_CASES
 
 
 def test_one_case_prints_the_stream_and_the_explanation():
@@ -87,7 +93,8 @@ def test_all_runs_every_case_and_prints_the_summary():
     (["701", "no-such-case"], "invalid CASE 'no-such-case': no such case"),
     (["701"], "give exactly one of CASE, --list or --all"),
     (["701", "stun-udp-blocked", "--all"], "give exactly one of CASE, --list or --all"),
-    (["701", "stun-udp-blocked", "--browser", "firefox"], "invalid --browser 'firefox'"),
+    (["701", "stun-closed-port", "--browser", "firefox"], "invalid --browser 'firefox': no captured firefox stream"),
+    (["701", "stun-udp-blocked", "--browser", "safari"], "invalid --browser 'safari': no captured safari stream"),
     (["701", "stun-udp-blocked", "--browser", "opera"], "invalid --browser 'opera'"),
     (["701", "stun-udp-blocked", "--lab"], "--lab: the namespace lab is not available"),
 ])
@@ -125,3 +132,17 @@ def test_real_time_waits_the_browser_timers():
     assert lines[0]["timeScale"] == 1.0 and lines[-1]["matchesExpected"] is True
     first_error = next(x for x in lines if x["type"] == "icecandidateerror")
     assert wall >= first_error["t"] / 1000.0 - 0.5, (wall, first_error["t"])
+
+
+@pytest.mark.coturn
+def test_all_firefox_runs_the_captured_cases_and_skips_the_others():
+    out = icesim("701", "--all", "--browser", "firefox", "--format", "jsonl", "--seed", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = {r["case"]: r for r in map(json.loads, out.stdout.splitlines())}
+    ran = {name for name, r in rows.items() if r["matchesExpected"] is not None}
+    assert ran == FIREFOX_CASES and all(rows[n]["matchesExpected"] for n in ran), rows
+    assert rows["turn-udp-unreachable"]["errorsSeen"] == "701"  # one: no STUN 701 as in Chrome
+    # turn_udp_dropped: 11102 ms after "gathering", which comes 40-110 ms after createOffer.
+    assert 11102 * 0.98 + 40 <= rows["turn-udp-unreachable"]["firstErrorT"] <= 11102 * 1.02 + 110
+    for name in set(rows) - ran:
+        assert rows[name]["note"] == "no captured firefox stream yet"

@@ -5,11 +5,14 @@ from running icesim. R_* captures were made for these cases with tests/repro/cap
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from capture_shapes import load156
 from icesim.repro import ALL_CASES, get_case
+from icesim.config import parse_ice_url
 from icesim.repro.matching import match_stream
 from test_captures import load_capture
 
@@ -53,6 +56,53 @@ def _capture(name: str) -> tuple[list[dict], dict[str, str]]:
         lines = lines[: ends[0] + 1]  # after it only the 10 s keepalive errors (the page kept listening)
     hostport = {f"s{i}": f"{s.host}:{s.port}" for i, s in enumerate(servers)}
     return lines, hostport
+
+
+# case -> its Firefox capture: tests/data/firefox, or shared/captures (F5b).
+CAPTURED_FIREFOX = {
+    "stun-udp-blocked": "F5b",
+    "stun-dns-failure": "stun_nx",
+    "stun-no-aaaa": "stun_name",
+    "turn-udp-unreachable": "turn_udp_dropped",
+    "turn-tcp-refused": "turn_tcp_closed",
+    "turn-bad-credentials": "turn_badcred",
+}
+FIREFOX = Path(__file__).resolve().parents[1] / "data" / "firefox"
+SHARED = Path("/work/shared/captures")
+
+
+def _firefox_capture(name: str) -> tuple[list[dict], dict[str, str]]:
+    """A Firefox capture as page lines: "<<absent>>" attributes dropped (they do not exist)."""
+    if name == "F5b":
+        data = json.loads(next(SHARED.glob("F5b_*.json")).read_text())
+        events, cfg = data["page"]["events"], data["meta"]["scenario"]["cfg"]
+    else:
+        data = json.loads((FIREFOX / f"{name}.json").read_text())
+        events, cfg = data["events"], data["meta"]["cfg"]
+    present = lambda d: {k: v for k, v in d.items() if v != "<<absent>>"}  # noqa: E731
+    lines = []
+    for e in events:
+        if e["kind"] == "icegatheringstatechange":
+            lines.append({"type": e["kind"], "t": e["t"], "state": e["state"]})
+        elif e["kind"] == "icecandidate":
+            lines.append({"type": e["kind"], "t": e["t"], "candidate": e["candidate"] and present(e["candidate"])})
+        elif e["kind"] == "icecandidateerror":
+            lines.append({"type": e["kind"], "t": e["t"], **present(e["error"])})
+    urls = [u for s in cfg["iceServers"] for u in ([s["urls"]] if isinstance(s["urls"], str) else s["urls"])]
+    servers = {f"s{i}": f"{parse_ice_url(u).host}:{parse_ice_url(u).port}" for i, u in enumerate(urls)}
+    return lines, servers
+
+
+@pytest.mark.parametrize(("case_name", "capture"), sorted(CAPTURED_FIREFOX.items()))
+def test_firefox_expectation_matches_the_capture(case_name, capture):
+    case = get_case(case_name)
+    lines, servers = _firefox_capture(capture)
+    assert match_stream(case.expected["firefox"], lines, servers) == []
+
+
+def test_firefox_expectations_are_the_captured_ones():
+    assert {c.name for c in ALL_CASES if "firefox" in c.expected} == set(CAPTURED_FIREFOX)
+    assert not any("safari" in c.expected for c in ALL_CASES)  # no Safari capture exists
 
 
 def test_every_case_is_accounted_for():

@@ -8,7 +8,8 @@ CASE = Case(
     summary="nothing listens on the STUN port (ICMP port unreachable): the same 701 timeout after ~40 s",
     servers=(Server("stun", Endpoint.CLOSED),),
     expected={"chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9))},
-    sources={"chrome": "shared/captures S5 + README: 'Dropped or ICMP-refused STUN ... ICMP port-unreachable is ignored'"},
+    sources={"chrome": "shared/captures S5 + README: 'Dropped or ICMP-refused STUN ... ICMP "
+                       "port-unreachable is ignored'"},
     cause="The server's address is up but no process listens on the port: the kernel answers each "
           "binding with ICMP port unreachable (for real, on loopback). Chrome's unconnected UDP "
           "socket ignores ICMP, retransmits all 9 times and gives up ~39.9 s later.",

@@ -1,5 +1,6 @@
 """turn-tcp-refused: TURN over TCP, the connection is refused."""
 
+from . import firefox_patterns as ff
 from ..model import Case, Endpoint, Server
 from .chrome_patterns import end, gathering, hosts, turn_tcp_refused
 
@@ -9,8 +10,10 @@ CASE = Case(
     name="turn-tcp-refused",
     summary="TURN/TCP connection refused: one 701 'Failed to establish connection', address null, held until complete",
     servers=(Server("turn", Endpoint.CLOSED, transport="tcp"),),
-    expected={"chrome": (gathering(), *hosts(), turn_tcp_refused(HELD_MS), *end(HELD_MS))},
-    sources={"chrome": "tests/data/chromium156 C_turntcp_closed, _2, _3 (a closed port on 127.0.0.1)"},
+    expected={"chrome": (gathering(), *hosts(), turn_tcp_refused(HELD_MS), *end(HELD_MS)),
+              "firefox": (ff.gathering(), *ff.hosts(), ff.error(19.0, 701, "turn:{s0}?transport=tcp"), *ff.end(21.0))},
+    sources={"chrome": "tests/data/chromium156 C_turntcp_closed, _2, _3 (a closed port on 127.0.0.1)",
+             "firefox": "tests/data/firefox turn_tcp_closed"},
     cause="The TURN server's TCP port is closed: the kernel answers the SYN with RST (for real, "
           "on loopback). Chrome reports 'Failed to establish connection' (no full stop). For a "
           "private server (loopback, RFC 1918) it clears address and port (hostCandidate ':0') "
