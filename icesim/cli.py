@@ -212,6 +212,11 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
     click.echo(json.dumps(result) if as_json else bench.format_table(result))
 
 
+from .cli_repro import repro  # noqa: E402  (a command module of its own)
+
+cli.add_command(repro)
+
+
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit 2."""
     try:

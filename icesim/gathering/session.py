@@ -35,8 +35,14 @@ class GatherSession:
     relays_settled_t: float = 0.0
     # Browser time each server name's lookup completes (one lookup per name per gather).
     lookup_done_t: dict[str, float] = field(default_factory=dict)
+    # Sequence index -> its socket, for the sockets that look up a STUN server name.
+    lookup_ports: dict[int, UdpPort] = field(default_factory=dict)
     # Browser time of "gathering": transaction start offsets count from it (start_offset_ms).
     started_t: float = 0.0
+    # Each network's "UDP host step over" event, and when the last UDP host came out: TCP
+    # active candidates follow every UDP host (NetworkSequence._tcp_active).
+    host_steps: list[Any] = field(default_factory=list)
+    hosts_out_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
 
