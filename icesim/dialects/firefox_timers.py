@@ -40,7 +40,10 @@ class FirefoxTimers:
     dns_lookup_ms: tuple[float, float] = (8.0, 20.0)
     dns_error_after_host_ms: tuple[float, float] = (0.1, 0.7)
     host_after_lookup_ms: tuple[float, float] = (0.0, 0.0)
-    tcp_gap_ms: tuple[float, float] = (0.0, 0.5)
+    tcp_gap_ms: tuple[float, float] = (0.05, 0.5)
+    # TCP candidates do not wait for relays (F8c: TCP +4 ms, relay +5; two_turn: TCP before
+    # both relays).
+    tcp_waits_for_relays: bool = False
     turn_setup_ms: tuple[float, float] = (0.2, 1.0)
     # STUN transactions (F5b: 7 sends, gaps 100, 200, 400, 800, 1600, 3200 ms); the 701 11.10 s
     # after "gathering" (F5b 11101 ms, turn_udp_dropped 11102 ms).

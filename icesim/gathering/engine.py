@@ -135,6 +135,9 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
     turn_servers = [s for s in servers if s.is_turn]
     prefs = d.relay_preferences(len(turn_servers))
     start = session.started_t = main.now()
+    loop = asyncio.get_running_loop()
+    session.hosts_done = [loop.create_future() for _ in plans]
+    session.tcp_done = [loop.create_future() for _ in plans]
     seq_done = start + session.jitter(d.timers.sequences_done_ms)
     sequences = [
         asyncio.ensure_future(NetworkSequence(

@@ -32,6 +32,11 @@ def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
             task.cancel()
 
 
+def _resolve(futures: list[asyncio.Future], index: int, value: float) -> None:
+    if index < len(futures) and not futures[index].done():
+        futures[index].set_result(value)
+
+
 class NetworkSequence:
     def __init__(
         self, session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
@@ -53,9 +58,11 @@ class NetworkSequence:
         try:
             port = await self._bind()
             if port is None:
+                self._host_done()
                 return []
             self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
             await self._host(port)
+            self._host_done()
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
                 self.tasks += [
@@ -66,8 +73,13 @@ class NetworkSequence:
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
+            self._host_done()
+            _resolve(self.session.tcp_done, self.index, 0.0)  # no TCP candidate: the next need not wait
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
+
+    def _host_done(self) -> None:
+        _resolve(self.session.hosts_done, self.index, self.tl.now())
 
     def _spawn(self, step: Callable[[Timeline], Awaitable[str]]) -> asyncio.Future:
         async def run_step(child: Timeline) -> None:
@@ -124,8 +136,19 @@ class NetworkSequence:
             # TCP active candidates close each sequence, in network order, and only once every
             # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
             # candidates right after the relay's settle time, though only IPv4 had a relay).
+            # They never overtake a UDP host nor each other: each follows the previous
+            # network's by its gap, whatever the event loop's latency.
             gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
-            await self.tl.sleep_until(self.seq_done + gap)
-            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t) + gap)
+            hosts_t = 0.0
+            for host_t in s.hosts_done:
+                hosts_t = max(hosts_t, await host_t)
+            await self.tl.sleep_until(max(self.seq_done, hosts_t) + gap)
+            if self.dialect.timers.tcp_waits_for_relays:
+                await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, hosts_t) + gap)
+            if 0 < self.index <= len(s.tcp_done):
+                prev_t = await s.tcp_done[self.index - 1]
+                if prev_t:
+                    self.tl.advance_to(prev_t + s.jitter(self.dialect.timers.tcp_gap_ms))
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))
+            _resolve(s.tcp_done, self.index, self.tl.now())

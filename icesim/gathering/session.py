@@ -35,6 +35,11 @@ class GatherSession:
     relays_settled_t: float = 0.0
     # Browser time each server name's lookup completes (one lookup per name per gather).
     lookup_done_t: dict[str, float] = field(default_factory=dict)
+    # Per network, the browser time its UDP host candidate went out (or was known not to
+    # come): TCP candidates never overtake a UDP host (Firefox creates all UDP ones first).
+    hosts_done: list[Any] = field(default_factory=list)
+    # Per network, the browser time of its TCP active candidate (0.0: none).
+    tcp_done: list[Any] = field(default_factory=list)
     # Browser time of "gathering": transaction start offsets count from it (start_offset_ms).
     started_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
