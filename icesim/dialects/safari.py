@@ -15,6 +15,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange
 from .base import GatherIdentity, NetworkPlan
 from .chrome import RESTRICTED_PORTS, ChromeDialect
+from .transport_rules import TransportRules
 
 CURRENT_SAFARI = 26
 # The refused-URL error events queued by the constructor reach the page at its first await:
@@ -24,6 +25,11 @@ URL_REFUSED_T_MS = 0.3
 
 class SafariDialect(ChromeDialect):
     name = "safari"
+    # Chrome's IP handling policies, pool priorities and SDP form are Chrome's, not WebKit's:
+    # only the shared JSEP rules apply (no capture of Safari to say more).
+    renders_sdp = False
+    gather_policy = TransportRules.gather_policy
+    surface = TransportRules.surface
 
     def __init__(self, version: int = CURRENT_SAFARI) -> None:
         # WebKit ships a recent libwebrtc: Chrome 156's libwebrtc rules [source reading only].

@@ -32,11 +32,6 @@ def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
             task.cancel()
 
 
-def _resolve(futures: list[asyncio.Future], index: int, value: float) -> None:
-    if index < len(futures) and not futures[index].done():
-        futures[index].set_result(value)
-
-
 class NetworkSequence:
     def __init__(
         self, session: GatherSession, index: int, plan: NetworkPlan, tl: Timeline,
@@ -53,16 +48,27 @@ class NetworkSequence:
         self.start = tl.now()
         self.tasks: list[asyncio.Future] = []
         self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
+        # Set when this network's UDP host step is over (or it has no socket): every
+        # network's TCP active candidates wait for all of them (see _tcp_active).
+        self.host_step_over = asyncio.Event()
+        session.host_steps.append(self.host_step_over)
+        # The browser time of this network's TCP active candidate (0.0: none), which the next
+        # network's follows (see _tcp_active).
+        self.prev_tcp = session.tcp_steps[-1] if session.tcp_steps else None
+        self.tcp_out: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        session.tcp_steps.append(self.tcp_out)
 
     async def run(self) -> list[tuple[float, str]]:
         try:
             port = await self._bind()
             if port is None:
-                self._host_done()
+                self.host_step_over.set()
                 return []
+            if any(s.host_literal is None for s in self.stun_servers):
+                port.lookup_delivered = asyncio.get_running_loop().create_future()
+                self.session.lookup_ports[self.index] = port
             self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
             await self._host(port)
-            self._host_done()
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
                 self.tasks += [
@@ -73,13 +79,11 @@ class NetworkSequence:
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
-            self._host_done()
-            _resolve(self.session.tcp_done, self.index, 0.0)  # no TCP candidate: the next need not wait
+            self.host_step_over.set()  # a failed bind must not keep the other networks waiting
+            if not self.tcp_out.done():
+                self.tcp_out.set_result(0.0)  # no TCP candidate: the next network need not wait
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
-
-    def _host_done(self) -> None:
-        _resolve(self.session.hosts_done, self.index, self.tl.now())
 
     def _spawn(self, step: Callable[[Timeline], Awaitable[str]]) -> asyncio.Future:
         async def run_step(child: Timeline) -> None:
@@ -121,13 +125,18 @@ class NetworkSequence:
                 # The mDNS name registration delays the host candidate (captures: srflx may precede
                 # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
                 await self.tl.sleep(s.mdns_delay + self.index * s.jitter((0.3, 1.5)))
-                if self.index and s.lookup_done_t:
-                    timers = self.dialect.timers
-                    await self.tl.sleep_until(max(s.lookup_done_t.values()) + s.jitter(timers.host_after_lookup_ms))
+                # ... and queue behind an earlier socket's name lookup until its result is out
+                # (captures E: host6 0.1-2.6 ms after the IPv4 host-lookup 701, never before).
+                earlier = [p.lookup_delivered for i, p in s.lookup_ports.items() if i < self.index]
+                if earlier:
+                    delivered = [await asyncio.shield(f) for f in earlier if f is not None]
+                    await self.tl.sleep_until(max(delivered) + s.jitter(self.dialect.timers.host_after_lookup_ms))
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
+        s.hosts_out_t = max(s.hosts_out_t, port.host_t)
         port.host_done.set()
+        self.host_step_over.set()
 
     async def _tcp_active(self) -> None:
         s = self.session
@@ -136,19 +145,23 @@ class NetworkSequence:
             # TCP active candidates close each sequence, in network order, and only once every
             # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
             # candidates right after the relay's settle time, though only IPv4 had a relay).
-            # They never overtake a UDP host nor each other: each follows the previous
-            # network's by its gap, whatever the event loop's latency.
-            gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
-            hosts_t = 0.0
-            for host_t in s.hosts_done:
-                hosts_t = max(hosts_t, await host_t)
-            await self.tl.sleep_until(max(self.seq_done, hosts_t) + gap)
+            # Every UDP host candidate of the gather comes first (every Firefox capture: udp,
+            # udp, tcp, tcp; B1): a slow bind must not let a TCP candidate overtake a host.
+            # In network order: a positive gap keeps network 1's TCP after network 0's.
+            gap = self.index * max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01)
+            await self.tl.sleep_until(self.seq_done + gap)
+            for step in list(s.host_steps):
+                await step.wait()
             if self.dialect.timers.tcp_waits_for_relays:
-                await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, hosts_t) + gap)
-            if 0 < self.index <= len(s.tcp_done):
-                prev_t = await s.tcp_done[self.index - 1]
+                await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
+            else:  # Firefox: TCP before the relays (F8c, two_turn)
+                await self.tl.sleep_until(max(self.seq_done, s.hosts_out_t) + gap)
+            if self.prev_tcp is not None:
+                # After the previous network's TCP candidate whatever the event loop's latency
+                # (under load a late wake-up would otherwise stamp network 0's after network 1's).
+                prev_t = await self.prev_tcp
                 if prev_t:
-                    self.tl.advance_to(prev_t + s.jitter(self.dialect.timers.tcp_gap_ms))
+                    self.tl.advance_to(prev_t + max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01))
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))
-            _resolve(s.tcp_done, self.index, self.tl.now())
+            self.tcp_out.set_result(self.tl.now())
