@@ -160,7 +160,7 @@ class FirefoxDialect(TransportRules):
         if server.is_turn and server.relay_protocol != "udp":
             lo, hi = self.timers.tcp_turn_start_ms
             return (lo + hi) / 2
-        return ident.start_slots.get((net.key, server), 0) * self.timers.pacing_ms
+        return self.timers.first_start_ms + ident.start_slots.get((net.key, server), 0) * self.timers.pacing_ms
 
     def _foundation(self, ident: GatherIdentity, key: tuple) -> str:
         return str(ident.foundations.setdefault(key, len(ident.foundations)))

@@ -93,6 +93,16 @@ class GatherSession:
             self._schedule = self.dialect.retransmit_schedule(self.timing_rng)
         return self._schedule
 
+    async def paced_start(self, tl: Any, offset_ms: float) -> None:
+        """A browser that paces its transactions (offset > 0: Firefox) creates every host
+        socket first and starts transaction k `offset` after the last host is out (nICEr:
+        stun_delay timers); Chrome (offset 0) starts each one at once."""
+        if offset_ms <= 0:
+            return
+        for step in list(self.host_steps):
+            await step.wait()
+        await tl.sleep_until(max(self.started_t, self.hosts_out_t) + offset_ms)
+
     def jitter(self, bounds: tuple[float, float]) -> float:
         return self.timing_rng.uniform(*bounds)
 
