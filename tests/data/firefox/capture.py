@@ -47,6 +47,9 @@ SCENARIOS = {
     "turn_tcp_closed": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3999?transport=tcp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "turn_udp_dropped": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3998?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 25, "drop": 3998},
     "turn_nocred": {"cfg": {"iceServers": [{"urls": TURN}]}},
+    "stun_420": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 420), "wait": 25},
+    "stun_500": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 500), "wait": 25},
+    "two_turn": {"cfg": {"iceServers": [{"urls": [TURN + "?transport=udp", TURN + "?transport=tcp"], "username": "test", "credential": "secret"}]}},
     "gum_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "gum": True},
     "nomdns_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "prefs": {"media.peerconnection.ice.obfuscate_host_addresses": False}},
 }
@@ -124,6 +127,11 @@ def main():
             wait = sc.get("wait", 15)
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft add table inet isddrop; ip netns exec {SRV} nft 'add chain inet isddrop input {{ type filter hook input priority 0; }}'; ip netns exec {SRV} nft add rule inet isddrop input udp dport {sc['drop']} drop")
+            responder = None
+            if sc.get("responder"):
+                rport, rcode = sc["responder"]
+                responder = subprocess.Popen(["ip", "netns", "exec", SRV, sys.executable, __file__, "--responder", str(rport), str(rcode)])
+                time.sleep(0.5)
             prof = tempfile.mkdtemp(prefix="isd-ffprof-")
             prefs = {"media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
                      "browser.shell.checkDefaultBrowser": False, "datareporting.policy.dataSubmissionEnabled": False}
@@ -145,6 +153,9 @@ def main():
             os.killpg(ff.pid, signal.SIGKILL)
             ff.wait()
             shutil.rmtree(prof, ignore_errors=True)
+            if responder is not None:
+                responder.kill()
+                responder.wait()
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft delete table inet isddrop", check=False)
             if os.path.exists(out):
@@ -178,8 +189,29 @@ def serve(out):
     httpd.serve_forever()
 
 
+def respond(port: int, code: int) -> None:
+    """A STUN server answering every Binding request with error `code` (RFC 5389 ERROR-CODE)."""
+    import socket, struct
+    reasons = {420: b"Unknown Attribute", 500: b"Server Error", 400: b"Bad Request"}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("203.0.113.2", port))
+    log = open(f"/tmp/isd-cap/responder-{port}.log", "a")
+    while True:
+        data, addr = sock.recvfrom(2048)
+        if len(data) < 20 or data[0:2] != b"\x00\x01":
+            continue
+        log.write(f"{time.time():.3f} {addr}\n"); log.flush()
+        reason = reasons.get(code, b"Error")
+        reason += b" " * ((4 - len(reason) % 4) % 4)
+        value = struct.pack("!HBB", 0, code // 100, code % 100) + reason
+        attr = struct.pack("!HH", 0x0009, len(value)) + value
+        sock.sendto(struct.pack("!HH", 0x0111, len(attr)) + data[4:20] + attr, addr)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+    if len(sys.argv) == 4 and sys.argv[1] == "--responder":
+        respond(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--server":
         serve(sys.argv[2])
     else:
         main()
