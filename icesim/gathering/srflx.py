@@ -116,7 +116,11 @@ def emit_srflx(session: "GatherSession", port: UdpPort, mapped: tuple[str, int],
     tests/data/firefox/stun_name, and prunes it otherwise, nomdns_stun)."""
     if mapped in port.mapped_seen:
         return
-    if mapped == port.sock.local_address and not session.dialect.srflx_equal_to_host_emitted(session.mdns):
+    plan = port.plan
+    # The socket's base: its bound address, or the interface address it stands for (a
+    # configured interface this machine lacks is bound on the any address, sequence._bind).
+    base = port.sock.local_address if plan.any_address else (str(plan.host_address), port.port)
+    if mapped == tuple(base) and not session.dialect.srflx_equal_to_host_emitted(session.mdns):
         return
     port.mapped_seen.add(mapped)
     cand = session.dialect.srflx_candidate(
