@@ -53,8 +53,8 @@ class Network:
 
     block_udp_to_servers: bool = False  # a firewall drops UDP to the servers (silently)
     block_udp_all: bool = False  # every UDP datagram leaving the page is dropped
-    # Chrome's WebRTC IP handling policy disable_non_proxied_udp: no UDP socket at all.
-    policy_no_udp: bool = False
+    # The browser's WebRTC IP handling policy (config.IP_POLICIES), e.g. disable_non_proxied_udp.
+    ip_policy: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
