@@ -81,6 +81,11 @@ class Expect:
     order_free: bool = False  # may come anywhere (independent sockets race, as in the captures)
 
 
+# The browser version each dialect's expected streams were captured with (Chromium 156,
+# Firefox ESR 153): another version of the dialect is not what the captures show.
+CAPTURED_VERSIONS = {"chrome": 156, "firefox": 153}
+
+
 def t_tolerance(t: float) -> float:
     """2% of the expected browser time, but at least 30 ms: events in the first second
     follow real round trips and Chrome's phase jitter (captures: 'complete' 118-147 ms)."""
