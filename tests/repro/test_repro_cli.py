@@ -20,8 +20,8 @@ ISSUE_CASES = [
 
 
 # The cases with a Firefox capture (tests/data/firefox, shared/captures F5b).
-FIREFOX_CASES = {"stun-udp-blocked", "stun-dns-failure", "stun-no-aaaa", "turn-udp-unreachable",
-                 "turn-tcp-refused", "turn-bad-credentials"}
+FIREFOX_CASES = {"stun-udp-blocked", "stun-closed-port", "stun-dns-failure", "stun-no-aaaa", "turn-udp-unreachable",
+                 "turn-tcp-refused", "turn-dns-failure", "turn-bad-credentials"}
 
 
 def icesim(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -101,7 +101,7 @@ def test_all_runs_every_case_and_prints_the_summary():
     (["701", "no-such-case"], "invalid CASE 'no-such-case': no such case"),
     (["701"], "give exactly one of CASE, --list or --all"),
     (["701", "stun-udp-blocked", "--all"], "give exactly one of CASE, --list or --all"),
-    (["701", "stun-closed-port", "--browser", "firefox"], "invalid --browser 'firefox': no captured firefox stream"),
+    (["701", "corporate-firewall", "--browser", "firefox"], "invalid --browser 'firefox': no captured firefox stream"),
     (["701", "stun-udp-blocked", "--browser", "safari"], "invalid --browser 'safari': no captured safari stream"),
     (["701", "stun-udp-blocked", "--browser", "opera"], "invalid --browser 'opera'"),
     (["701", "--all", "--browser", "chrome@120"], "invalid --browser 'chrome@120': the expected streams are chrome@156"),
@@ -123,7 +123,7 @@ def test_missing_coturn_is_one_line_for_a_turn_case_and_a_skip_in_all():
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "coturn" in out.stderr
     out = run("--all")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode in (0, 1) and out.stderr == "", out.stdout + out.stderr  # 1: see the --all test
     skipped = [x for x in out.stdout.splitlines() if "skipped: needs coturn" in x]
     assert {x.split()[0] for x in skipped} == {"proxy-udp-blocked", "turn-bad-credentials"}
 

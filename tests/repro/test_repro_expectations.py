@@ -66,6 +66,8 @@ CAPTURED_FIREFOX = {
     "turn-udp-unreachable": "turn_udp_dropped",
     "turn-tcp-refused": "turn_tcp_closed",
     "turn-bad-credentials": "turn_badcred",
+    "stun-closed-port": "stun_closed",  # stun_closed, turn_nx: captured for these cases
+    "turn-dns-failure": "turn_nx",
 }
 FIREFOX = Path(__file__).resolve().parents[1] / "data" / "firefox"
 SHARED = Path("/work/shared/captures")

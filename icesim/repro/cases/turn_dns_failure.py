@@ -1,5 +1,6 @@
 """turn-dns-failure: the UDP TURN server's name does not resolve."""
 
+from . import firefox_patterns as ff
 from ..model import Case, Endpoint, Server
 from .chrome_patterns import end, gathering, hosts, stun_error4, stun_error6
 
@@ -20,11 +21,18 @@ CASE = Case(
         stun_error4(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True),
         stun_error6(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True),
         *end(121.0),  # X1_turn_nx: +125.3 (an earlier run +116.5)
-    )},
-    sources={"chrome": "tests/data/chromium156 X1_turn_nx (captured for this case; reference B6)"},
+    ),
+              "firefox": (ff.gathering(), *ff.hosts(), ff.error(22.0, 701, "turn:{s0}"),
+                          ff.error(22.0, 701, "turn:{s0}"), *ff.end(25.0))},
+    sources={"chrome": "tests/data/chromium156 X1_turn_nx (captured for this case; reference B6)",
+             "firefox": "tests/data/firefox turn_nx"},
     cause="turn:nx.test:3478?transport=udp is NXDOMAIN (an in-process resolver rule). The UDP "
           "TURN server is also used as a STUN server, so each socket family first reports the "
           "STUN lookup error, then at the relay phase (+50 ms) the TURN port's lookup fails too.",
     detector="Four lookup 701s (stun: and turn: URLs, IPv4 and IPv6) and no relay: the page's "
              "TURN name cannot be resolved from that client. Not a UDP problem: no packet was sent.",
+    dialect_notes={"firefox": (
+        "Firefox: two TURN lookup 701s only (no STUN ones: it does not use a TURN server as "
+        "STUN), errorText \"\", url without ?transport=udp."
+    )},
 )
