@@ -137,6 +137,11 @@ class NetworkSequence:
                 if earlier:
                     delivered = [await asyncio.shield(f) for f in earlier if f is not None]
                     await self.tl.sleep_until(max(delivered) + s.jitter(self.dialect.timers.host_after_lookup_ms))
+            # Host candidates come in network order whatever order the binds finish in (every
+            # Firefox capture: interface 126's host, then 127's; Chrome: IPv4, then IPv6).
+            for step in s.host_steps[:self.index]:
+                await step.wait()
+            self.tl.advance_to(s.hosts_out_t)
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
