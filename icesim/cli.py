@@ -17,6 +17,7 @@ from .config import (
 from .events import to_json_line
 from .gathering import gather
 from .render import pretty_line
+from .cli_lab import lab_group
 
 
 @overload
@@ -190,6 +191,9 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
     logs.configure("warning")
     result = asyncio.run(bench.run_bench(ns=levels, repeats=repeats))
     click.echo(json.dumps(result) if as_json else bench.format_table(result))
+
+
+cli.add_command(lab_group)
 
 
 def main() -> None:
