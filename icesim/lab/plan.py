@@ -54,9 +54,26 @@ def _is_v6(cidr: str) -> bool:
     return ipaddress.ip_interface(cidr).version == 6
 
 
+# IPv6 duplicate address detection holds addresses (link-local ones too) "tentative" for ~1 s,
+# and a router whose links came up before forwarding was on drops forwarded IPv6 for ~1 s more:
+# both are set before any link exists (measured: the first STUN request then gets through).
+NO_DAD = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+
+
+def has_ipv6(topology: Topology) -> bool:
+    return any(_is_v6(cidr) for ns in topology.namespaces for _, cidr in ns.addresses)
+
+
+def namespace_sysctls(topology: Topology, ns: Namespace) -> tuple[str, ...]:
+    return (NO_DAD if has_ipv6(topology) else ()) + ns.sysctls
+
+
 def create_batch(topology: Topology) -> str:
-    """Namespaces and veth pairs, each end created directly in its namespace."""
+    """Namespaces, their sysctls, then veth pairs, each end created directly in its namespace."""
     lines = [f"netns add {ns.name}" for ns in topology.namespaces]
+    for ns in topology.namespaces:
+        if sysctls := namespace_sysctls(topology, ns):
+            lines.append(f"netns exec {ns.name} sysctl -q -w {' '.join(sysctls)}")
     lines += [f"link add {v.a_dev} netns {v.a} type veth peer name {v.b_dev} netns {v.b}" for v in topology.links]
     return "\n".join(lines) + "\n"
 
@@ -64,13 +81,9 @@ def create_batch(topology: Topology) -> str:
 def namespace_batch(ns: Namespace) -> str:
     """Addresses (IPv6 without duplicate address detection, so they are usable at once), links
     up, routes and policy rules of one namespace."""
-    lines = ["link set lo up"]
-    devices: list[str] = []
-    for dev, cidr in ns.addresses:
-        lines.append(f"addr add {cidr} dev {dev}" + (" nodad" if _is_v6(cidr) else ""))
-        if dev not in devices:
-            devices.append(dev)
-    lines += [f"link set {dev} up" for dev in devices]
+    devices = dict.fromkeys(dev for dev, _ in ns.addresses)
+    lines = ["link set lo up", *(f"link set {dev} up" for dev in devices)]
+    lines += [f"addr add {cidr} dev {dev}" + (" nodad" if _is_v6(cidr) else "") for dev, cidr in ns.addresses]
     lines += [f"route add {route}" for route in ns.routes]
     lines += [f"rule add {rule}" for rule in ns.rules]
     return "\n".join(lines) + "\n"
@@ -96,11 +109,7 @@ def plan_up(topology: Topology, turnserver: str = "turnserver") -> LabPlan:
         Step(("ip", "-batch", "-"), create_batch(topology)),
     ]
     steps += [Step(("ip", "-n", ns.name, "-batch", "-"), namespace_batch(ns)) for ns in topology.namespaces]
-    for ns in topology.namespaces:
-        if ns.sysctls:
-            steps.append(Step(_in_ns(ns.name, ["sysctl", "-q", "-w", *ns.sysctls])))
-        if ns.nft:
-            steps.append(Step(_in_ns(ns.name, ["nft", "-f", "-"]), ns.nft))
+    steps += [Step(_in_ns(ns.name, ["nft", "-f", "-"]), ns.nft) for ns in topology.namespaces if ns.nft]
     return LabPlan(topology, tuple(steps), coturn_argv(topology, turnserver), (topology.coturn_ips[0], STUN_PORT))
 
 

@@ -186,7 +186,7 @@ TOPOLOGIES: dict[str, Topology] = {t.name: t for t in (
                       rules=("from 192.168.1.10 lookup 100 priority 100",)),
             home_router(masquerade("wan0")),
             Namespace("vpn", addresses=(("tun0", "10.8.0.1/24"), ("wan0", "198.51.100.10/24")),
-                      sysctls=(FORWARD4,), nft=masquerade("wan0")),
+                      routes=("default via 198.51.100.1",), sysctls=(FORWARD4,), nft=masquerade("wan0")),
             public(("eth1", "198.51.100.1/24")),
         ),
         (*HOME_LINKS, Veth("client", "tun0", "vpn", "tun0"), Veth("vpn", "wan0", "public", "eth1")),
