@@ -12,7 +12,7 @@ import ipaddress
 import shlex
 from dataclasses import dataclass
 
-from .topologies import STUN_PORT, TURN_PASSWORD, TURN_REALM, TURN_USER, Namespace, Topology
+from .topologies import ALT_PORT, STUN_PORT, TURN_PASSWORD, TURN_REALM, TURN_USER, Namespace, Topology
 
 NETNS_DIR = "/run/netns"
 COTURN_RELAY_PORTS = (49152, 49999)
@@ -96,6 +96,7 @@ def coturn_argv(topology: Topology, binary: str = "turnserver") -> tuple[str, ..
     lo, hi = COTURN_RELAY_PORTS
     return _in_ns("public", [
         binary, "-n", *listen, f"--relay-ip={topology.coturn_ips[0]}", f"--listening-port={STUN_PORT}",
+        f"--alt-listening-port={ALT_PORT}",
         f"--min-port={lo}", f"--max-port={hi}", "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}",
         f"--realm={TURN_REALM}", "--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout", "--simple-log",
         "--pidfile=/dev/null", "--userdb=:memory:",

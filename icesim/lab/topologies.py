@@ -10,8 +10,8 @@ machine's own uplink 192.0.2.0/24 or fd00::/64):
 * 2001:db8:1::/64 (LAN), 2001:db8:ff::/64 (WAN), fd12:3456:789a:1::/64 (ULA) — IPv6.
 
 Every topology has a `client` namespace (where the gather runs) and a `public` namespace
-(coturn, user test / secret, realm icesim). coturn listens on 3478; `public` also forwards
-443 (UDP and TCP) to it, as a TURN service on the HTTPS port would.
+(coturn on 203.0.113.1 and .2, ports 3478 and 443, UDP and TCP; user test, credential
+secret, realm icesim; relays from 203.0.113.1).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PUBLIC_IP = "203.0.113.1"
+PUBLIC_IP2 = "203.0.113.2"
 PUBLIC_IP6 = "2001:db8:ff::1"
 TURN_USER, TURN_PASSWORD, TURN_REALM = "test", "secret", "icesim"
 STUN_PORT, ALT_PORT = 3478, 443
@@ -54,7 +55,7 @@ class Topology:
     namespaces: tuple[Namespace, ...]
     links: tuple[Veth, ...]
     servers: tuple[str, ...]  # default `icesim gather` server options for this lab
-    coturn_ips: tuple[str, ...] = (PUBLIC_IP,)
+    coturn_ips: tuple[str, ...] = (PUBLIC_IP, PUBLIC_IP2)
     notes: tuple[str, ...] = field(default=())
 
     def namespace(self, name: str) -> Namespace:
@@ -96,21 +97,12 @@ def forward_filter(*rules: str, policy: str = "accept") -> str:
     )
 
 
-# The public side: coturn on 203.0.113.1:3478, and 443 forwarded to it (TURN on the HTTPS port).
-PUBLIC_NFT = (
-    "table ip icesim_public {\n"
-    "  chain prerouting {\n"
-    "    type nat hook prerouting priority dstnat; policy accept;\n"
-    f"    udp dport {ALT_PORT} dnat to {PUBLIC_IP}:{STUN_PORT}\n"
-    f"    tcp dport {ALT_PORT} dnat to {PUBLIC_IP}:{STUN_PORT}\n"
-    "  }\n"
-    "}\n"
-)
-
-
 def public(*extra_addresses: tuple[str, str], routes: tuple[str, ...] = ()) -> Namespace:
-    return Namespace("public", addresses=(("eth0", f"{PUBLIC_IP}/24"), *extra_addresses), routes=routes,
-                     nft=PUBLIC_NFT)
+    """coturn's namespace. Its second address makes coturn open its alternative port (443) too
+    (RFC 5780 needs two addresses), a real second listener rather than a port redirect, which
+    would remap clients whose one socket talks to both ports."""
+    return Namespace("public", addresses=(("eth0", f"{PUBLIC_IP}/24"), ("eth0", f"{PUBLIC_IP2}/24"), *extra_addresses),
+                     routes=routes)
 
 
 def home_client(lan_ip: str = "192.168.1.10", gateway: str = "192.168.1.1") -> Namespace:
@@ -207,7 +199,7 @@ TOPOLOGIES: dict[str, Topology] = {t.name: t for t in (
             public(("eth0", f"{PUBLIC_IP6}/64"), routes=("2001:db8:1::/64 via 2001:db8:ff::10",)),
         ),
         HOME_LINKS, (STUN, f"--stun=stun:[{PUBLIC_IP6}]:{STUN_PORT}", TURN_UDP, *CREDENTIALS),
-        coturn_ips=(PUBLIC_IP, PUBLIC_IP6),
+        coturn_ips=(PUBLIC_IP, PUBLIC_IP2, PUBLIC_IP6),
         notes=("the ULA is not routed beyond the router, as on a real ISP",),
     ),
     Topology(
