@@ -19,7 +19,7 @@ from .lab.sandbox import privileged, sandbox_argv
 
 def _fail(exc: LabError) -> None:
     click.echo(f"icesim: error: {exc}", err=True)
-    raise click.exceptions.Exit(2)
+    sys.exit(2)
 
 
 def _dry_run_script(topology_name: str, name: str) -> str:

@@ -91,7 +91,8 @@ def enter_argv(runner_pid: int, rootless: bool, ns: str, argv: list[str], tools:
     """Run argv in namespace `ns` of a running lab, as a process of its PID namespace (so it dies
     with the lab). Rootless: enter its user namespace too, as its root."""
     t = tools or {}
-    user = ["--user"] if rootless else []
+    # --preserve-credentials: setgroups() is denied in an unprivileged user namespace
+    user = ["--user", "--preserve-credentials"] if rootless else []
     return [t.get("nsenter", "nsenter"), "--target", str(runner_pid), *user, "--mount", "--pid", "--",
             t.get("ip", "ip"), "netns", "exec", ns, *argv]
 

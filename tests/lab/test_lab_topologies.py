@@ -76,6 +76,8 @@ async def test_vpn_default_route_exits_through_the_vpn() -> None:
 
 async def test_dual_stack_ipv6_is_not_translated_and_answers_at_once() -> None:
     async with Lab("dual-stack") as lab:
+        # right after the build: every request answered (no cold neighbour cache, no DAD wait)
+        assert await stun_probe(lab, "client", "2001:db8:ff::1", 3478, 3) == 3
         events = await lab_events(lab, [*FAST, "--no-mdns", "--permission"])
     hosts = {c["address"].strip("[]") for c in cands(events, "host") if c["protocol"] == "udp"}  # Chrome brackets IPv6
     assert {"192.168.1.10", "2001:db8:1::10", "fd12:3456:789a:1::10"} <= hosts
