@@ -3,7 +3,9 @@
     async with Lab("home-nat") as lab:
         events = await lab.gather(["--time-scale", "50"])
 
-Each Lab is its own sandbox (sandbox.py), so any number can run in parallel.
+Each Lab is its own sandbox (sandbox.py), so any number can run in parallel. A lab ends with
+the process that started it, and also with the *thread* that started it (the kernel's
+parent-death signal is per thread): start and use a lab from one event loop's thread.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class Lab:
         await self.proc.wait()
         self.down_s = time.perf_counter() - start
         self.proc = None
+        self.runner_pid = self.unshare_pid = 0
 
     async def _kill(self) -> None:
         if self.proc and self.proc.returncode is None:
