@@ -144,8 +144,10 @@ def main():
     emit({"ready": True, "setup_s": round(time.monotonic() - start, 4)})
     for command in sys.stdin:
         if command.strip() == "detach":
-            sys.stdout.flush()
             emit({"detached": True})
+            devnull = os.open(os.devnull, os.O_RDWR)  # the owner is about to go: no writes to its pipes
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
             while True:
                 signal.pause()
     os._exit(0)  # the owner closed stdin, or died
