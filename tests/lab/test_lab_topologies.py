@@ -129,10 +129,11 @@ async def test_labs_run_in_parallel_without_sharing_anything() -> None:
 
     labs = [Lab("home-nat") for _ in range(3)]
     await asyncio.gather(*(lab.start() for lab in labs))
+    pids = {lab.runner_pid for lab in labs}
     try:
         results = await asyncio.gather(*(lab_events(lab, [*FAST, "--no-mdns"]) for lab in labs))
     finally:
         await asyncio.gather(*(lab.stop() for lab in labs))
-    assert len({lab.runner_pid for lab in labs}) == 3
+    assert len(pids) == 3 and 0 not in pids
     for events in results:  # each lab has its own 192.168.1.10 and 203.0.113.10
         assert [c["address"] for c in cands(events, "srflx")] == ["203.0.113.10"]
