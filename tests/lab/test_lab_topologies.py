@@ -102,6 +102,18 @@ async def test_udp_blocked_or_rejected_gives_701_and_a_tcp_relay(topology: str, 
     assert dropped > 0  # the router's rule saw the STUN requests (rejected: it answered ICMP)
 
 
+async def test_udp_rejected_icmp_reaches_the_client_which_still_sees_701s() -> None:
+    watch = ("table inet isl_watch {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+             "    icmp type destination-unreachable counter\n  }\n}\n")
+    async with Lab("udp-rejected") as lab:
+        rc, _, err = await lab.run("client", ["nft", "-f", "-"], input=watch.encode())
+        assert rc == 0, err
+        events = await lab_events(lab, FAST)
+        unreachable = await nft_counter(lab, "client", "isl_watch")
+    assert unreachable > 0  # the router's ICMP port unreachable arrived...
+    assert [e["errorCode"] for e in errors(events) if e["url"].startswith("stun:")] == [701]  # ...and changed nothing
+
+
 async def test_corporate_only_relays_over_tcp_443() -> None:
     async with Lab("corporate") as lab:
         events = await lab_events(lab, [*FAST, "--no-mdns"])
