@@ -10,7 +10,6 @@ import sys
 
 import click
 
-from . import logs
 from .lab import Lab, LabError, TOPOLOGIES, get_topology, registry
 from .lab.lab import resolve_gather_args, stop_detached
 from .lab.plan import plan_up, render_script
@@ -78,14 +77,13 @@ def gather_cmd(topology: str, dry_run: bool, in_lab: str | None, gather_args: tu
 async def _gather_main(topology: str, gather_args: tuple[str, ...], in_lab: str | None) -> int:
     from .lab.lab import gather_env
 
-    lab = Lab(topology)
     if in_lab is not None:
         record = registry.find(in_lab)
         if record.topology != topology:
             raise LabError(f"lab {in_lab!r} runs {record.topology}, not {topology}")
-        lab.runner_pid, lab.rootless = record.runner_pid, record.rootless
+        lab = Lab.running(topology, record.runner_pid, record.rootless)
     else:
-        await lab.start()
+        lab = await Lab(topology).start()
     try:
         proc = await asyncio.create_subprocess_exec(*lab.gather_argv(gather_args), stdin=asyncio.subprocess.DEVNULL,
                                                     env=gather_env())
@@ -142,8 +140,7 @@ def down_cmd(name: str) -> None:
 def exec_cmd(name: str, namespace: str, command: tuple[str, ...]) -> None:
     """Run COMMAND in NAMESPACE (client, router, public...) of the running lab NAME."""
     record = registry.find(name)
-    lab = Lab(record.topology)
-    lab.runner_pid, lab.rootless = record.runner_pid, record.rootless
+    lab = Lab.running(record.topology, record.runner_pid, record.rootless)
     cmd = list(command[1:] if command[0] == "--" else command)
     if not cmd:
         raise click.UsageError("no COMMAND given")
@@ -152,5 +149,4 @@ def exec_cmd(name: str, namespace: str, command: tuple[str, ...]) -> None:
     except KeyError:
         names = ", ".join(ns.name for ns in lab.topology.namespaces)
         raise click.UsageError(f"lab {name!r} has no namespace {namespace!r} (it has {names})") from None
-    logs.configure("warning")
     os.execvp(argv[0], argv)

@@ -20,7 +20,9 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from .plan import LabPlan, plan_up
-from .sandbox import LabError, find_tools, launch_argv, privileged, runner_pid_of, sandbox_argv, unshare_failure
+from .sandbox import (
+    LabError, enter_argv, find_tools, launch_argv, privileged, runner_pid_of, sandbox_argv, unshare_failure,
+)
 from .topologies import Topology, get_topology
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `icesim/`
@@ -131,9 +133,14 @@ class Lab:
 
     # -- running things in the lab ------------------------------------------------------
 
-    def enter_argv(self, ns: str, argv: Sequence[str]) -> list[str]:
-        from .sandbox import enter_argv
+    @classmethod
+    def running(cls, topology: str, runner_pid: int, rootless: bool) -> Lab:
+        """A handle on a lab that runs already (`icesim lab up`), to run commands in it."""
+        lab = cls(topology, detached=True)
+        lab.runner_pid, lab.rootless = runner_pid, rootless
+        return lab
 
+    def enter_argv(self, ns: str, argv: Sequence[str]) -> list[str]:
         if not self.runner_pid:
             raise LabError("lab: not started")
         self.topology.namespace(ns)  # KeyError for a namespace the topology lacks
@@ -197,13 +204,14 @@ def stop_detached(runner_pid: int, timeout_s: float = 5.0) -> bool:
             return True
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if not _alive(runner_pid):
+            if not process_alive(runner_pid):
                 return True
             time.sleep(0.005)
-    return not _alive(runner_pid)
+    return not process_alive(runner_pid)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """pid exists and is not a zombie."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import ConfigError
-from .lab import _alive
+from .lab import process_alive
 from .sandbox import RUNNER
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -30,7 +30,7 @@ class LabRecord:
 
     def alive(self) -> bool:
         """PID 1 still runs and is our runner (not a recycled PID)."""
-        if not _alive(self.runner_pid):
+        if not process_alive(self.runner_pid):
             return False
         try:
             cmdline = Path(f"/proc/{self.runner_pid}/cmdline").read_bytes().split(b"\0")

@@ -99,7 +99,7 @@ def start_coturn(argv):
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except OSError as exc:
-        fail(f"{argv[4] if len(argv) > 4 else argv[0]}: {exc}")
+        fail(f"{' '.join(argv[:5])}: {exc}")
 
     def drain():  # coturn blocks on a full pipe: keep reading, keep the tail for errors
         for line in proc.stdout:
