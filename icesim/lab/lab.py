@@ -168,10 +168,11 @@ class Lab:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=gather_env(),
         )
         assert proc.stdout and proc.stderr
+        stderr = asyncio.ensure_future(proc.stderr.read())  # drained alongside: logs can be long
         try:
             async for line in proc.stdout:
                 yield json.loads(line)
-            err = await proc.stderr.read()
+            err = await stderr
             if await proc.wait() != 0:
                 raise LabError(f"lab {self.topology.name}: gather failed ({proc.returncode}): "
                                + " ".join(err.decode(errors="replace").split())[-400:])
@@ -179,6 +180,7 @@ class Lab:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+            stderr.cancel()
 
     async def gather(self, gather_args: Sequence[str] = ()) -> list[dict]:
         return [event async for event in self.gather_stream(gather_args)]

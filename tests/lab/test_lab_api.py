@@ -56,3 +56,4 @@ async def test_stop_is_idempotent_and_timed() -> None:
     assert 0 < lab.down_s < 10
     with pytest.raises(LabError, match="not started"):
         await asyncio.wait_for(lab.run("client", ["true"]), 5)
+
