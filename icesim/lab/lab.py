@@ -72,7 +72,19 @@ class Lab:
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=self.detached,
         )
-        assert self.proc.stdin and self.proc.stdout
+        try:
+            await self._handshake()
+        except BaseException:  # errors, and cancellation mid-build: no half-built lab stays
+            if self.proc and self.proc.returncode is None:
+                self.proc.kill()
+                await asyncio.shield(self.proc.wait())
+            self.proc = None
+            raise
+        self.up_s = time.perf_counter() - start
+        return self
+
+    async def _handshake(self) -> None:
+        assert self.proc and self.proc.stdin and self.proc.stdout
         self.proc.stdin.write((json.dumps(self.plan.to_json()) + "\n").encode())
         try:
             await self.proc.stdin.drain()
@@ -80,12 +92,9 @@ class Lab:
             pass  # unshare failed at once: its stderr says why
         reply = await self._reply()
         if "error" in reply:
-            await self._kill()
             raise LabError(f"lab {self.topology.name}: {reply['error']}")
         self.unshare_pid = self.proc.pid
         self.runner_pid = runner_pid_of(self.proc.pid)
-        self.up_s = time.perf_counter() - start
-        return self
 
     async def _reply(self) -> dict:
         assert self.proc and self.proc.stdout and self.proc.stderr
@@ -118,12 +127,6 @@ class Lab:
         self.down_s = time.perf_counter() - start
         self.proc = None
         self.runner_pid = self.unshare_pid = 0
-
-    async def _kill(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        self.proc = None
 
     async def __aenter__(self) -> Lab:
         return await self.start()

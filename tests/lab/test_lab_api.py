@@ -57,3 +57,23 @@ async def test_stop_is_idempotent_and_timed() -> None:
     with pytest.raises(LabError, match="not started"):
         await asyncio.wait_for(lab.run("client", ["true"]), 5)
 
+
+
+async def test_a_start_cancelled_mid_build_leaves_no_sandbox() -> None:
+    from lab_helpers import alive, descendants
+
+    lab = Lab("cgnat")
+    task = asyncio.ensure_future(lab.start())
+    while lab.proc is None or not descendants(lab.proc.pid):  # the sandbox exists, the build runs
+        await asyncio.sleep(0.001)
+    sandbox = lab.proc.pid
+    tree = descendants(sandbox) | {sandbox}
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lab.proc is None
+    for _ in range(250):
+        if not alive(tree):
+            break
+        await asyncio.sleep(0.02)
+    assert not alive(tree)
