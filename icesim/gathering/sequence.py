@@ -85,7 +85,13 @@ class NetworkSequence:
                 if kind == "skipped":
                     return
                 t_end = child.now()
-                if kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
+                policy = self.session.policy
+                if kind == "relay_stream" and policy is not None and not policy.udp:
+                    # With no UDP at all (disable_non_proxied_udp) a TCP/TLS TURN port settles
+                    # like a UDP one: complete ~60 ms after it (captures P3 +59.9, P3g +58.9).
+                    kind = "relay"
+                    t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
+                elif kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
                     t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
                     self.session.relays_settled_t = max(self.session.relays_settled_t, t_end)
                 self.ends.append((t_end, kind))
