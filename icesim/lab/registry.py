@@ -39,7 +39,7 @@ class LabRecord:
         return str(RUNNER).encode() in cmdline
 
 
-def state_dir() -> Path:
+def state_dir(create: bool = False) -> Path:
     explicit = os.environ.get("ICESIM_LAB_DIR")
     if explicit:
         path = Path(explicit)
@@ -47,7 +47,8 @@ def state_dir() -> Path:
         path = Path(os.environ["XDG_RUNTIME_DIR"]) / "icesim-lab"
     else:
         path = Path(tempfile.gettempdir()) / f"icesim-lab-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -59,7 +60,7 @@ def check_name(name: str) -> str:
 
 def running() -> list[LabRecord]:
     out = []
-    for path in sorted(state_dir().glob("*.json")):
+    for path in sorted(state_dir().glob("*.json")):  # no directory: nothing runs
         try:
             record = LabRecord(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
@@ -81,7 +82,7 @@ def free_name(base: str) -> str:
 
 
 def save(record: LabRecord) -> None:
-    path = state_dir() / f"{record.name}.json"
+    path = state_dir(create=True) / f"{record.name}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record)))
     tmp.replace(path)

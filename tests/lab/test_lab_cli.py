@@ -34,15 +34,15 @@ def test_list_describes_every_topology(tmp_path: Path) -> None:
     assert all(r["servers"] and "client" in r["namespaces"] for r in rows)
 
 
-def test_dry_run_prints_the_commands_and_the_gather() -> None:
-    done = icesim("lab", "gather", "corporate", "--dry-run", "--seed", "3")
+def test_dry_run_prints_the_commands_and_the_gather(tmp_path: Path) -> None:
+    done = icesim("lab", "gather", "corporate", "--dry-run", "--seed", "3", state_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "mount -t tmpfs -o mode=0755 icesim-lab /run/netns" in lines
     assert "    iifname \"lan0\" oifname \"wan0\" tcp dport 443 accept" in lines
     assert lines[-1].startswith("ip netns exec client python3 -m icesim gather --stun=stun:203.0.113.1:3478")
     assert lines[-1].endswith("--seed 3") and "--turn=turn:203.0.113.1:443?transport=tcp" in lines[-1]
-    up = icesim("lab", "up", "cgnat", "--dry-run")
+    up = icesim("lab", "up", "cgnat", "--dry-run", state_dir=tmp_path)
     assert up.returncode == 0 and "snat to 203.0.113.20:40000-40999" in up.stdout
 
 
