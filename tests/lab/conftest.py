@@ -14,6 +14,13 @@ from icesim.lab import LabUnavailable, find_tools  # noqa: E402
 from icesim.lab.sandbox import privileged, sandbox_argv  # noqa: E402
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that build labs get the `lab` marker, so `pytest -m "not lab"` leaves them out.
+    for item in items:
+        if "lab_tools" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)
+
+
 @pytest.fixture(scope="session")
 def lab_tools() -> dict[str, str]:
     """The lab's tools; skips when namespaces cannot be created here (CI, as root, has them)."""
