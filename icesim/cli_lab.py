@@ -117,9 +117,9 @@ def up_cmd(topology: str, name: str | None, dry_run: bool) -> None:
 
 async def _up_main(topology: str, name: str) -> registry.LabRecord:
     lab = await Lab(topology, detached=True).start()
-    await lab.detach()
     record = registry.LabRecord(name, topology, lab.runner_pid, lab.rootless, round(lab.up_s, 4))
-    registry.save(record)
+    registry.save(record)  # first: killed before `detach`, the lab ends and the record goes stale
+    await lab.detach()
     return record
 
 
