@@ -192,6 +192,10 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
     click.echo(json.dumps(result) if as_json else bench.format_table(result))
 
 
+from .cli_profiles import profiles_cmd  # noqa: E402  (own module: keeps merges simple)
+cli.add_command(profiles_cmd)
+
+
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit 2."""
     try:
