@@ -194,6 +194,8 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
 
 from .cli_profiles import profiles_cmd  # noqa: E402  (own module: keeps merges simple)
 cli.add_command(profiles_cmd)
+from .cli_dataset import dataset_cmd  # noqa: E402
+cli.add_command(dataset_cmd)
 
 
 def main() -> None:

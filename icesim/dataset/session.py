@@ -1,0 +1,137 @@
+"""One dataset session: its plan -> a GatherConfig -> a real gather -> one output row.
+
+Profile fields the engine cannot honour yet are refused up front (`check_runnable`), never
+silently dropped: a dataset labelled "disable_non_proxied_udp" that was gathered with the default
+policy would teach a detector the wrong thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ConfigError, Faults, GatherConfig, parse_ice_url
+from ..dialects import get_dialect
+from ..gathering import gather
+from ..net import Net
+from ..profiles import Profile, ProfileError
+from .nat import NatRegistry, SessionNat, SessionNet
+from .plan import SessionPlan
+
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(GatherConfig)}
+
+# Profile field -> (value that needs no engine support, the GatherConfig field that carries it
+# once the dialects/transports work lands on main).
+_PENDING = {
+    "page.policy": ("policy", "default", "policy"),
+    "page.ice_transport_policy": ("ice_transport_policy", "all", "ice_transport_policy"),
+    "page.pool_size": ("pool_size", 0, "pool_size"),
+    "page.media": ("media", ("data",), "media"),
+    "page.bundle_policy": ("bundle_policy", "balanced", "bundle_policy"),
+    "page.sdp": ("sdp", False, "sdp"),
+}
+
+# What a page sees when it cannot even start gathering (Chrome's messages).
+PAGE_ERRORS = {
+    "missing_api": "TypeError: RTCPeerConnection is not a constructor",
+    "setup_throws": "InvalidStateError: Failed to execute 'setLocalDescription' on 'RTCPeerConnection'",
+}
+
+
+def check_runnable(profile: Profile) -> None:
+    """Raise ProfileError naming the field this build cannot honour for the profile."""
+    if not profile.needs_gather:
+        return
+    for version, _ in profile.versions:
+        try:
+            get_dialect(f"{profile.browser}@{version}")
+        except ConfigError as exc:
+            raise ProfileError(profile.source, "browser.name/versions", f"{profile.browser}@{version}",
+                               f"not runnable in this build: {exc.reason}") from None
+    for dotted, (attr, neutral, config_field) in _PENDING.items():
+        value = getattr(profile, attr)
+        if value != neutral and config_field not in _CONFIG_FIELDS:
+            raise ProfileError(profile.source, dotted, value if not isinstance(value, tuple) else list(value),
+                               "not runnable in this build: the engine has no such setting yet "
+                               "(comes with the dialects/transports work)")
+    if profile.turn:
+        raise ProfileError(profile.source, "page.turn", list(profile.turn),
+                           "not runnable in this build: TURN sessions (coturn) are not wired into `icesim dataset` yet")
+
+
+@dataclass
+class WorkerEnv:
+    """What every session in one worker shares: the STUN servers, the NAT registry, the Net."""
+
+    net: Net
+    registry: NatRegistry
+    stun_v4: list[tuple[str, int]]  # one per page STUN server slot
+    stun_v6: list[tuple[str, int]]
+    time_scale: float
+    names: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    _urls: dict[tuple[int, bool], list] = field(default_factory=dict)
+
+    def urls(self, count: int, by_name: bool) -> list:
+        key = (count, by_name)
+        if key not in self._urls:
+            out = []
+            for k in range(count):
+                host, port = self.stun_v4[k]
+                if by_name:
+                    host = f"stun{k}.icesim.test"
+                    # Every slot's v4 and v6 servers listen on the same port number: see stun_pool.
+                    self.names[host] = {4: [self.stun_v4[k][0]], 6: [self.stun_v6[k][0]] if self.stun_v6 else []}
+                out.append(parse_ice_url(f"stun:{host}:{port}"))
+            self._urls[key] = out
+        return self._urls[key]
+
+
+def session_config(plan: SessionPlan, env: WorkerEnv) -> GatherConfig:
+    p = plan.profile
+    faults = Faults(block_udp_all=p.udp_blocked, latency_ms=plan.rtt_ms)
+    config = GatherConfig(
+        browser=f"{p.browser}@{plan.browser_version}", servers=env.urls(p.stun_servers, p.stun_by_name),
+        interfaces=list(plan.interfaces), permission=p.permission == "granted", mdns=p.mdns, faults=faults,
+        time_scale=env.time_scale, timeout_ms=p.timeout_ms or None, seed=plan.seed,
+    )
+    for _, (attr, neutral, config_field) in _PENDING.items():
+        value = getattr(p, attr)
+        if value != neutral and config_field in _CONFIG_FIELDS:
+            setattr(config, config_field, value)
+    return config
+
+
+async def run_session(plan: SessionPlan, env: WorkerEnv) -> dict[str, Any]:
+    """A real gather for the plan; the row of sessions.parquet (events as event-schema JSON)."""
+    p = plan.profile
+    start = time.perf_counter()
+    events: list[dict[str, Any]] = []
+    page_error = PAGE_ERRORS.get(p.webrtc)
+    browser = f"{p.browser}@{plan.browser_version}"
+    if page_error is None:
+        nat = SessionNat("none" if p.nat == "none" else p.nat, plan.public_v4, plan.public_v6)
+        net = SessionNet(env.net, env.registry, nat, env.names)
+        config = session_config(plan, env)
+        async for event in gather(config, net):
+            if event.type == "meta":
+                browser = event.browser
+                continue
+            if p.webrtc == "stubbed_callback" and event.type == "icecandidate":
+                continue  # the page replaced onicecandidate: candidates never reach its code
+            events.append(event.to_dict())
+    return {
+        "session_id": plan.session_id, "index": plan.index, "seed": plan.seed, "label": p.label,
+        "scenario": p.scenario, "profile": p.name, "browser": browser, "claimed_browser": p.claims,
+        "user_agent": plan.user_agent, "os": p.os, "device": p.device, "webrtc": p.webrtc,
+        "permission": p.permission, "policy": p.policy, "nat": p.nat, "udp_blocked": p.udp_blocked,
+        "web_address": plan.web_address, "public_v4": plan.public_v4, "public_v6": plan.public_v6,
+        "interfaces": json.dumps([[i.name, str(i.address), i.adapter_type] for i in plan.interfaces]),
+        "rtt_ms": plan.rtt_ms, "page_timeout_ms": p.timeout_ms or None, "page_error": page_error,
+        "events": json.dumps(events, separators=(",", ":")),
+        "browser_ms": max((e["t"] for e in events), default=0.0),
+        "wall_ms": round((time.perf_counter() - start) * 1000.0, 3),
+        "sdp": None,
+    }

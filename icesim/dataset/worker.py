@@ -1,0 +1,152 @@
+"""A worker: one event loop, a few embedded STUN servers, many sessions in flight.
+
+Sessions run under a concurrency cap across shard boundaries (a timeout-bound session never
+holds up the next shard); a shard is written as soon as its last session is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import resource
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..net import RealNet
+from ..profiles import Profile
+from .features import session_features
+from .nat import DatasetStunServer, NatRegistry
+from .plan import ProfileMix, plan_session
+from .session import WorkerEnv, run_session
+
+# Descriptors a worker keeps besides its sessions' sockets (STUN servers, pipes, files, logs).
+FD_RESERVE = 64
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    start: int  # first session index
+    stop: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs, picklable (it crosses to processes and Dask workers)."""
+
+    profiles: tuple[tuple[Profile, float], ...]
+    seed: int
+    time_scale: float
+    concurrency: int
+
+
+def fds_per_session(profile: Profile) -> int:
+    """UDP sockets one gather holds: one per enumerated interface with permission, else the two
+    any-address sockets (Chrome's mDNS mode); plus one for slack."""
+    if not profile.needs_gather:
+        return 0
+    return (max(len(profile.interfaces), 1) if profile.permission == "granted" else 2) + 1
+
+
+def raise_nofile() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit; returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def concurrency_cap(profiles: Iterable[Profile], nofile: int) -> int:
+    per = max((fds_per_session(p) for p in profiles), default=1) or 1
+    return max(1, (nofile - FD_RESERVE) // per)
+
+
+async def open_env(job: Job) -> tuple[WorkerEnv, list[DatasetStunServer]]:
+    """STUN servers for every server slot a profile uses: IPv4 on 127.0.0.1 and IPv6 on ::1 with the
+    same port number (a dual-stack server name then resolves to both, as in DNS)."""
+    registry = NatRegistry()
+    slots = max((p.stun_servers for p, _ in job.profiles), default=1) or 1
+    servers: list[DatasetStunServer] = []
+    v4, v6 = [], []
+    for _ in range(slots):
+        for _attempt in range(50):
+            s4 = DatasetStunServer(registry)
+            host, port = await s4.start("127.0.0.1", 0)
+            s6 = DatasetStunServer(registry)
+            try:
+                await s6.start("::1", port)
+            except OSError:
+                s4.close()
+                continue
+            servers += [s4, s6]
+            v4.append((host, port))
+            v6.append(("::1", port))
+            break
+        else:
+            raise OSError("could not bind a STUN server pair on 127.0.0.1 and ::1")
+    return WorkerEnv(RealNet(), registry, v4, v6, job.time_scale), servers
+
+
+async def run_shards(
+    job: Job, shards: list[Shard], on_shard: Callable[[Shard, list[dict], list[dict]], Any],
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
+    """Run every session of `shards`; `on_shard(shard, sessions, features)` as each completes."""
+    env, servers = await open_env(job)
+    mix = ProfileMix(list(job.profiles))
+    sem = asyncio.Semaphore(job.concurrency)
+    failure: list[BaseException] = []
+    pending_writes: list[asyncio.Future] = []
+    inflight: set[asyncio.Task] = set()
+    # The collector allocates little that is cyclic; collecting thousands of live gathers'
+    # objects over and over costs more than it frees (shared/reference/aioice.md: the N=1000 drop).
+    gc.freeze()
+    try:
+        for shard in shards:
+            rows: list[dict | None] = [None] * (shard.stop - shard.start)
+            left = [len(rows)]
+
+            def done(task: asyncio.Task, shard=shard, rows=rows, left=left) -> None:
+                sem.release()
+                inflight.discard(task)
+                if task.cancelled():
+                    return
+                if task.exception() is not None:
+                    failure.append(task.exception())
+                    return
+                row = task.result()
+                rows[row["index"] - shard.start] = row
+                if on_progress is not None:
+                    on_progress(1)
+                left[0] -= 1
+                if left[0] == 0:
+                    result = on_shard(shard, rows, [session_features(r) for r in rows])
+                    if asyncio.iscoroutine(result):
+                        pending_writes.append(asyncio.ensure_future(result))
+
+            for index in range(shard.start, shard.stop):
+                await sem.acquire()
+                if failure:
+                    raise failure[0]
+                task = asyncio.ensure_future(run_session(plan_session(mix, job.seed, index), env))
+                inflight.add(task)
+                task.add_done_callback(done)
+        for _ in range(job.concurrency):  # wait for the last sessions in flight
+            await sem.acquire()
+        if failure:
+            raise failure[0]
+        for fut in pending_writes:
+            await fut
+    finally:
+        for task in inflight:  # a failed session ends the run: nothing may outlive it
+            task.cancel()
+        if inflight:
+            await asyncio.gather(*inflight, return_exceptions=True)
+        gc.unfreeze()
+        for s in servers:
+            s.close()
