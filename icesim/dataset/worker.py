@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import resource
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..bench import raise_fd_limit
 from ..net import RealNet
 from ..profiles import Profile
 from .features import session_features
@@ -51,14 +51,7 @@ def fds_per_session(profile: Profile) -> int:
 
 def raise_nofile() -> int:
     """Soft RLIMIT_NOFILE up to the hard limit; returns the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            pass
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return raise_fd_limit()[0]
 
 
 def concurrency_cap(profiles: Iterable[Profile], nofile: int) -> int:
