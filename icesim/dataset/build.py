@@ -110,15 +110,21 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
     start = time.perf_counter()
     with progress_factory(opts.sessions, already) as advance:
         if opts.executor == "dask":
-            run_dask(job, shards, opts.scheduler or "", out, advance)
+            stats = run_dask(job, shards, opts.scheduler or "", out, advance)
         else:
-            run_local(job, shards, opts.workers, out, advance)
+            stats = run_local(job, shards, opts.workers, out, advance)
     wall = time.perf_counter() - start
     ran = opts.sessions - already
     manifest.update({
         "status": "complete", "counts": out.label_counts(), "wall_time_s": round(wall, 3),
         "sessions_this_run": ran, "sessions_per_s": round(ran / wall, 1) if wall > 0 else None,
-        "resumed_shards": len(done),
+        "resumed_shards": len(done), "stun_server": stats,
     })
+    if stats.get("unexpected_timeouts"):
+        warn(f"{stats['unexpected_timeouts']} sessions of profiles that do not block UDP got a STUN/TURN timeout "
+             "(an overloaded worker answers late): lower --concurrency or --time-scale")
+    if stats.get("kernel_drops"):
+        warn(f"the embedded STUN servers' sockets dropped {stats['kernel_drops']} requests (queue full): some "
+             "sessions may carry 701s or late srflx their profile did not ask for; lower --concurrency")
     out.write_manifest(manifest)
     return manifest

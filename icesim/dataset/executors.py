@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .output import DatasetDir
-from .worker import Job, Shard, raise_nofile, run_shards
+from .worker import Job, Shard, add_stats, raise_nofile, run_shards
 
 Progress = Callable[[int], None]
 
@@ -25,12 +25,13 @@ class WorkerFailed(RuntimeError):
     """A worker died or a session raised (e.g. out of file descriptors): the run stops."""
 
 
-def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, progress: Progress) -> None:
+def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, progress: Progress) -> dict[str, int]:
+    """Returns the summed STUN server counters of every worker."""
+    stats: dict[str, int] = {}
     if not shards:
-        return
+        return stats
     if workers <= 1:
-        asyncio.run(run_shards(job, shards, lambda s, rows, feats: out.write_shard(s.number, rows, feats), progress))
-        return
+        return asyncio.run(run_shards(job, shards, lambda s, rows, feats: out.write_shard(s.number, rows, feats), progress))
     ctx = mp.get_context("fork")
     messages = ctx.Queue()
     procs = [
@@ -52,6 +53,7 @@ def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, prog
             if kind == "progress":
                 progress(value)
             elif kind == "done":
+                add_stats(stats, value)
                 finished += 1
             elif kind == "error":
                 raise WorkerFailed(value)
@@ -60,6 +62,7 @@ def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, prog
             if p.is_alive():
                 p.terminate()
             p.join()
+    return stats
 
 
 def _worker_main(job: Job, shards: list[Shard], root: Path, fmt: str, messages) -> None:
@@ -79,23 +82,23 @@ def _worker_main(job: Job, shards: list[Shard], root: Path, fmt: str, messages) 
 
     try:
         raise_nofile()
-        asyncio.run(run_shards(job, shards, write, progress))
+        stats = asyncio.run(run_shards(job, shards, write, progress))
         messages.put(("progress", pending[0]))
-        messages.put(("done", None))
+        messages.put(("done", stats))
     except BaseException as exc:  # reported to the parent, which stops the run
         messages.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
         raise SystemExit(1)
 
 
-def dask_shard(job: Job, shard: Shard) -> tuple[int, list[dict], list[dict]]:
+def dask_shard(job: Job, shard: Shard) -> tuple[int, list[dict], list[dict], dict[str, int]]:
     """One shard as a Dask task: its own event loop and STUN servers, rows returned."""
     raise_nofile()
     result: list = []
-    asyncio.run(run_shards(job, [shard], lambda s, rows, feats: result.append((s.number, rows, feats))))
-    return result[0]
+    stats = asyncio.run(run_shards(job, [shard], lambda s, rows, feats: result.append((s.number, rows, feats))))
+    return (*result[0], stats)
 
 
-def run_dask(job: Job, shards: list[Shard], scheduler: str, out: DatasetDir, progress: Progress) -> None:
+def run_dask(job: Job, shards: list[Shard], scheduler: str, out: DatasetDir, progress: Progress) -> dict[str, int]:
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - dask is a declared dependency
@@ -103,7 +106,10 @@ def run_dask(job: Job, shards: list[Shard], scheduler: str, out: DatasetDir, pro
     with Client(scheduler, timeout="10s") as client:
         futures = [client.submit(dask_shard, job, shard, pure=False, key=f"icesim-shard-{shard.number}-{time.time_ns()}")
                    for shard in shards]
+        stats: dict[str, int] = {}
         for fut in as_completed(futures):
-            number, rows, feats = fut.result()
+            number, rows, feats, shard_stats = fut.result()
             out.write_shard(number, rows, feats)
+            add_stats(stats, shard_stats)
             progress(len(rows))
+    return stats

@@ -88,14 +88,16 @@ async def open_env(job: Job) -> tuple[WorkerEnv, list[DatasetStunServer]]:
 async def run_shards(
     job: Job, shards: list[Shard], on_shard: Callable[[Shard, list[dict], list[dict]], Any],
     on_progress: Callable[[int], None] | None = None,
-) -> None:
-    """Run every session of `shards`; `on_shard(shard, sessions, features)` as each completes."""
+) -> dict[str, int]:
+    """Run every session of `shards`; `on_shard(shard, sessions, features)` as each completes.
+    Returns the STUN servers' counters (kernel drops must be 0: see DatasetStunServer)."""
     env, servers = await open_env(job)
     mix = ProfileMix(list(job.profiles))
     sem = asyncio.Semaphore(job.concurrency)
     failure: list[BaseException] = []
     pending_writes: list[asyncio.Future] = []
     inflight: set[asyncio.Task] = set()
+    unexpected = [0]  # STUN/TURN timeouts in sessions whose profile does not block UDP
     # The collector allocates little that is cyclic; collecting thousands of live gathers'
     # objects over and over costs more than it frees (shared/reference/aioice.md: the N=1000 drop).
     gc.freeze()
@@ -118,7 +120,9 @@ async def run_shards(
                     on_progress(1)
                 left[0] -= 1
                 if left[0] == 0:
-                    result = on_shard(shard, rows, [session_features(r) for r in rows])
+                    feats = [session_features(r) for r in rows]
+                    unexpected[0] += sum(1 for r, f in zip(rows, feats) if not r["udp_blocked"] and "timed out" in f["error_texts"])
+                    result = on_shard(shard, rows, feats)
                     if asyncio.iscoroutine(result):
                         pending_writes.append(asyncio.ensure_future(result))
 
@@ -135,6 +139,7 @@ async def run_shards(
             raise failure[0]
         for fut in pending_writes:
             await fut
+        return {**server_stats(servers), "unexpected_timeouts": unexpected[0]}
     finally:
         for task in inflight:  # a failed session ends the run: nothing may outlive it
             task.cancel()
@@ -143,3 +148,16 @@ async def run_shards(
         gc.unfreeze()
         for s in servers:
             s.close()
+
+
+def server_stats(servers: list[DatasetStunServer]) -> dict[str, int]:
+    return {
+        "stun_requests": sum(s.stats.requests for s in servers),
+        "kernel_drops": sum(s.kernel_drops() for s in servers),
+        "send_failures": sum(getattr(s._transport, "sent_dropped", 0) for s in servers),
+    }
+
+
+def add_stats(total: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v

@@ -184,3 +184,14 @@ def test_low_fd_limit_caps_concurrency_with_a_message_and_loses_nothing(tmp_path
     assert "--concurrency 5000 capped to 45" in r.stderr and "RLIMIT_NOFILE is 200" in r.stderr
     feats = read_table(tmp_path / "features.parquet", "parquet").to_pylist()
     assert len(feats) == 300 and all(f["n_srflx"] == 1 and f["n_host"] == 1 for f in feats)
+
+
+def test_thousands_in_flight_lose_no_stun_answer(tmp_path):
+    """The shared STUN servers keep up with 1500 gathers in flight: every session of a profile that
+    does not block UDP gets its srflx, and the server sockets drop nothing."""
+    manifest = _build(tmp_path, profiles="human-chrome-windows-home-wifi,bot-headless-chrome-datacenter",
+                      sessions=3000, shard_size=1000, concurrency=1500)
+    stats = manifest["stun_server"]
+    assert stats["kernel_drops"] == 0 and stats["unexpected_timeouts"] == 0 and stats["stun_requests"] >= 3000
+    feats = read_table(tmp_path / "features.parquet", "parquet").to_pylist()
+    assert all(f["n_srflx"] == 1 and f["n_701"] == 0 for f in feats)
