@@ -23,6 +23,7 @@ class SessionNat:
     mode: str  # none | eim | symmetric | cgnat
     public_v4: str | None
     public_v6: str | None
+    rtt_s: float = 0.0  # the path's round trip: the server answers this much later
 
     def public(self, family: int) -> str | None:
         return self.public_v6 if family == 6 else self.public_v4
@@ -69,12 +70,19 @@ RCVBUF_BYTES = 8 << 20
 class _SocketTransport:
     """The two transport calls StunServer makes, on a plain non-blocking socket."""
 
-    __slots__ = ("sock", "loop", "sent_dropped")
+    __slots__ = ("sock", "loop", "sent_dropped", "next_delay_s")
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
-        self.sock, self.loop, self.sent_dropped = sock, loop, 0
+        self.sock, self.loop, self.sent_dropped, self.next_delay_s = sock, loop, 0, 0.0
 
     def sendto(self, data: bytes, addr) -> None:
+        delay, self.next_delay_s = self.next_delay_s, 0.0
+        if delay > 0:
+            self.loop.call_later(delay, self._send, data, addr)
+        else:
+            self._send(data, addr)
+
+    def _send(self, data: bytes, addr) -> None:
         try:
             self.sock.sendto(data, addr)
         except OSError:  # a full send buffer or a client gone: the client retransmits
@@ -140,6 +148,10 @@ class DatasetStunServer(StunServer):
         family = 6 if ":" in ip else 4
         nat = self._registry.get((family, addr[1]))
         public = nat.public(family) if nat is not None else None
+        if nat is not None:
+            # The session's round trip, applied once per request on the answer (one timer, instead
+            # of a FaultyNet delaying every datagram the session sends).
+            self._transport.next_delay_s = nat.rtt_s  # type: ignore[union-attr]
         if public is None:
             return super()._mapped_address(addr)
         if nat.mode in ("none", "eim"):  # endpoint-independent and port preserving

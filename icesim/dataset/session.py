@@ -91,7 +91,8 @@ class WorkerEnv:
 
 def session_config(plan: SessionPlan, env: WorkerEnv) -> GatherConfig:
     p = plan.profile
-    faults = Faults(block_udp_all=p.udp_blocked, latency_ms=plan.rtt_ms)
+    # The RTT is applied by the STUN server (SessionNat.rtt_s); FaultyNet only where UDP is blocked.
+    faults = Faults(block_udp_all=p.udp_blocked)
     config = GatherConfig(
         browser=f"{p.browser}@{plan.browser_version}", servers=env.urls(p.stun_servers, p.stun_by_name),
         interfaces=list(plan.interfaces), permission=p.permission == "granted", mdns=p.mdns, faults=faults,
@@ -112,7 +113,7 @@ async def run_session(plan: SessionPlan, env: WorkerEnv) -> dict[str, Any]:
     page_error = PAGE_ERRORS.get(p.webrtc)
     browser = f"{p.browser}@{plan.browser_version}"
     if page_error is None:
-        nat = SessionNat("none" if p.nat == "none" else p.nat, plan.public_v4, plan.public_v6)
+        nat = SessionNat(p.nat, plan.public_v4, plan.public_v6, plan.rtt_ms / 1000.0)
         net = SessionNet(env.net, env.registry, nat, env.names)
         config = session_config(plan, env)
         async for event in gather(config, net):
@@ -131,6 +132,7 @@ async def run_session(plan: SessionPlan, env: WorkerEnv) -> dict[str, Any]:
         "interfaces": json.dumps([[i.name, str(i.address), i.adapter_type] for i in plan.interfaces]),
         "rtt_ms": plan.rtt_ms, "page_timeout_ms": p.timeout_ms or None, "page_error": page_error,
         "events": json.dumps(events, separators=(",", ":")),
+        "_events": events,  # for the features; dropped before writing
         "browser_ms": max((e["t"] for e in events), default=0.0),
         "wall_ms": round((time.perf_counter() - start) * 1000.0, 3),
         "sdp": None,

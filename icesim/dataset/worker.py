@@ -101,6 +101,8 @@ async def run_shards(
     # The collector allocates little that is cyclic; collecting thousands of live gathers'
     # objects over and over costs more than it frees (shared/reference/aioice.md: the N=1000 drop).
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
     try:
         for shard in shards:
             rows: list[dict | None] = [None] * (shard.stop - shard.start)
@@ -120,7 +122,7 @@ async def run_shards(
                     on_progress(1)
                 left[0] -= 1
                 if left[0] == 0:
-                    feats = [session_features(r) for r in rows]
+                    feats = [session_features({**r, "events": r.pop("_events")}) for r in rows]
                     unexpected[0] += sum(1 for r, f in zip(rows, feats) if not r["udp_blocked"] and "timed out" in f["error_texts"])
                     result = on_shard(shard, rows, feats)
                     if asyncio.iscoroutine(result):
@@ -146,6 +148,7 @@ async def run_shards(
         if inflight:
             await asyncio.gather(*inflight, return_exceptions=True)
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         for s in servers:
             s.close()
 
