@@ -7,7 +7,6 @@ parent); Dask tasks return their rows and the client writes them, so workers nee
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing as mp
 import queue as queue_mod
 import time
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .output import DatasetDir
-from .worker import Job, Shard, add_stats, raise_nofile, run_shards
+from .worker import Job, Shard, add_stats, raise_nofile, run_loop, run_shards
 
 Progress = Callable[[int], None]
 
@@ -31,7 +30,7 @@ def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, prog
     if not shards:
         return stats
     if workers <= 1:
-        return asyncio.run(run_shards(job, shards, lambda s, rows, feats: out.write_shard(s.number, rows, feats), progress))
+        return run_loop(run_shards(job, shards, lambda s, rows, feats: out.write_shard(s.number, rows, feats), progress))
     ctx = mp.get_context("fork")
     messages = ctx.Queue()
     procs = [
@@ -82,7 +81,7 @@ def _worker_main(job: Job, shards: list[Shard], root: Path, fmt: str, messages) 
 
     try:
         raise_nofile()
-        stats = asyncio.run(run_shards(job, shards, write, progress))
+        stats = run_loop(run_shards(job, shards, write, progress))
         messages.put(("progress", pending[0]))
         messages.put(("done", stats))
     except BaseException as exc:  # reported to the parent, which stops the run
@@ -94,7 +93,7 @@ def dask_shard(job: Job, shard: Shard) -> tuple[int, list[dict], list[dict], dic
     """One shard as a Dask task: its own event loop and STUN servers, rows returned."""
     raise_nofile()
     result: list = []
-    stats = asyncio.run(run_shards(job, [shard], lambda s, rows, feats: result.append((s.number, rows, feats))))
+    stats = run_loop(run_shards(job, [shard], lambda s, rows, feats: result.append((s.number, rows, feats))))
     return (*result[0], stats)
 
 
