@@ -65,7 +65,8 @@ def resolve_profiles(opts: DatasetOptions, warn: Callable[[str], None]) -> list:
             check_runnable(profile)
         except ProfileError as exc:
             if not opts.skip_unsupported:
-                raise
+                raise ProfileError(profile.source, exc.field_name.split(": ", 1)[-1], exc.value,
+                                   exc.reason + " (--skip-unsupported leaves such profiles out)") from None
             warn(f"skipping profile {profile.name}: {exc}")
             continue
         runnable.append((profile, weight))

@@ -95,7 +95,8 @@ def plan_session(mix: ProfileMix, dataset_seed: int, index: int) -> SessionPlan:
         web = str(draw_address(rng, rng.choice(proxy4)))
     else:
         web = public_v4 or public_v6 or str(draw_address(rng, rng.choice(p.public_pool)))
-    rtt = p.rtt_ms if p.rtt_sigma == 0 else p.rtt_ms * rng.lognormvariate(0.0, p.rtt_sigma)
+    spread = rng.lognormvariate(0.0, p.rtt_sigma) if p.rtt_sigma else 1.0  # drawn always: same stream either way
+    rtt = p.rtt_ms if p.timing == "regular" else p.rtt_ms * spread
     return SessionPlan(
         index=index, session_id=f"{dataset_seed}-{index}", seed=seed, profile=p, browser_version=version,
         user_agent=ua, interfaces=tuple(interfaces), public_v4=public_v4, public_v6=public_v6,
