@@ -46,6 +46,7 @@ def _rich_progress(total: int, already: int):
 @click.option("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
 @click.option("--shard-size", type=int, default=1000, show_default=True, help="Sessions per output part (the unit of resume).")
 @click.option("--time-scale", type=float, default=1000.0, show_default=True, help="Browser timers run F times faster; t stays browser time.")
+@click.option("--max-lag", "max_lag_ms", type=float, default=0.5, show_default=True, metavar="MS", help="Admit a session only while the worker's event loop lags less than MS (loop lag would count as network time in t); 0 = no pacing.")
 @click.option("--skip-unsupported", is_flag=True, help="Leave out (with a warning) profiles this build cannot run, instead of exit 2.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)

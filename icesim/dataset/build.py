@@ -35,6 +35,7 @@ class DatasetOptions:
     shard_size: int = 1000
     time_scale: float = 1000.0
     skip_unsupported: bool = False
+    max_lag_ms: float = 0.5
 
     def validate(self) -> None:
         if self.sessions < 1:
@@ -47,6 +48,8 @@ class DatasetOptions:
             raise ConfigError("--concurrency", self.concurrency, "must be >= 1")
         if self.shard_size < 1:
             raise ConfigError("--shard-size", self.shard_size, "must be >= 1")
+        if not self.max_lag_ms >= 0:
+            raise ConfigError("--max-lag", self.max_lag_ms, "must be >= 0 (0 = no pacing)")
         if not self.time_scale > 0:
             raise ConfigError("--time-scale", self.time_scale, "must be > 0")
         if self.executor not in ("local", "dask"):
@@ -88,7 +91,7 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
         concurrency = cap
     identity = {
         "seed": opts.seed, "sessions": opts.sessions, "shard_size": opts.shard_size, "format": opts.fmt,
-        "time_scale": opts.time_scale,
+        "time_scale": opts.time_scale, "max_lag_ms": opts.max_lag_ms,
         "profiles": [{"name": p.name, "weight": w, "sha256": p.digest, "label": p.label} for p, w in profiles],
     }
     out = DatasetDir(opts.out, opts.fmt)
@@ -105,7 +108,8 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
     manifest = {**identity, "icesim_version": __version__, "status": "running", "executor": opts.executor,
                 "workers": opts.workers, "concurrency": concurrency, "python": platform.python_version()}
     out.write_manifest(manifest)
-    job = Job(profiles=tuple(profiles), seed=opts.seed, time_scale=opts.time_scale, concurrency=concurrency)
+    job = Job(profiles=tuple(profiles), seed=opts.seed, time_scale=opts.time_scale, concurrency=concurrency,
+              max_lag_ms=opts.max_lag_ms)
     already = sum(min(opts.shard_size, opts.sessions - n * opts.shard_size) for n in done)
     log.info("dataset.start", shards=len(shards), resumed_shards=len(done), concurrency=concurrency)
     start = time.perf_counter()

@@ -30,7 +30,7 @@ SESSIONS_SCHEMA = pa.schema([
     ("udp_blocked", pa.bool_()), ("web_address", pa.string()), ("public_v4", pa.string()),
     ("public_v6", pa.string()), ("interfaces", pa.string()), ("rtt_ms", pa.float64()),
     ("page_timeout_ms", pa.float64()), ("page_error", pa.string()), ("events", pa.string()),
-    ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("sdp", pa.string()),
+    ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("loop_lag_ms", pa.float64()), ("sdp", pa.string()),
 ])
 
 _B, _I, _F, _S = pa.bool_(), pa.int64(), pa.float64(), pa.string()
@@ -47,7 +47,7 @@ FEATURES_SCHEMA = pa.schema([
 
 FORMATS = ("parquet", "jsonl")
 # The manifest fields a resumed run must agree with.
-IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale")
+IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale", "max_lag_ms")
 
 
 def part_name(shard: int, fmt: str) -> str:

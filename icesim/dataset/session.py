@@ -105,7 +105,7 @@ def session_config(plan: SessionPlan, env: WorkerEnv) -> GatherConfig:
     return config
 
 
-async def run_session(plan: SessionPlan, env: WorkerEnv) -> dict[str, Any]:
+async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.0) -> dict[str, Any]:
     """A real gather for the plan; the row of sessions.parquet (events as event-schema JSON)."""
     p = plan.profile
     start = time.perf_counter()
@@ -135,5 +135,7 @@ async def run_session(plan: SessionPlan, env: WorkerEnv) -> dict[str, Any]:
         "_events": events,  # for the features; dropped before writing
         "browser_ms": max((e["t"] for e in events), default=0.0),
         "wall_ms": round((time.perf_counter() - start) * 1000.0, 3),
+        # The worker loop's lag at the session's start and end: real time in `t` that was not network.
+        "loop_lag_ms": loop_lag_ms,
         "sdp": None,
     }

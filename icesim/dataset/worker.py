@@ -7,6 +7,7 @@ holds up the next shard); a shard is written as soon as its last session is done
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import os
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from ..net import RealNet
 from ..profiles import Profile
 from .features import session_features
 from .nat import DatasetStunServer, NatRegistry
+from .pacing import LagGate
 from .plan import ProfileMix, plan_session
 from .session import WorkerEnv, run_session
 
@@ -40,6 +42,7 @@ class Job:
     seed: int
     time_scale: float
     concurrency: int
+    max_lag_ms: float = 0.5  # admit sessions only while the loop lags less (0 = no pacing)
 
 
 def run_loop(coro):
@@ -108,6 +111,9 @@ async def run_shards(
     """Run every session of `shards`; `on_shard(shard, sessions, features)` as each completes.
     Returns the STUN servers' counters (kernel drops must be 0: see DatasetStunServer)."""
     env, servers = await open_env(job)
+    gate = LagGate(job.max_lag_ms)
+    loop = asyncio.get_running_loop()
+    writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="icesim-shard-writer")
     mix = ProfileMix(list(job.profiles))
     sem = asyncio.Semaphore(job.concurrency)
     failure: list[BaseException] = []
@@ -122,9 +128,10 @@ async def run_shards(
     try:
         for shard in shards:
             rows: list[dict | None] = [None] * (shard.stop - shard.start)
+            feats: list[dict | None] = [None] * len(rows)
             left = [len(rows)]
 
-            def done(task: asyncio.Task, shard=shard, rows=rows, left=left) -> None:
+            def done(task: asyncio.Task, shard=shard, rows=rows, feats=feats, left=left) -> None:
                 sem.release()
                 inflight.discard(task)
                 if task.cancelled():
@@ -133,22 +140,27 @@ async def run_shards(
                     failure.append(task.exception())
                     return
                 row = task.result()
-                rows[row["index"] - shard.start] = row
+                row["loop_lag_ms"] = max(row["loop_lag_ms"], gate.lag_ms)
+                slot = row["index"] - shard.start
+                rows[slot] = row
+                # Features per session as it ends: a whole shard's at once would stall the loop.
+                f = feats[slot] = session_features({**row, "events": row.pop("_events")})
+                if not row["udp_blocked"] and "timed out" in f["error_texts"]:
+                    unexpected[0] += 1
                 if on_progress is not None:
                     on_progress(1)
                 left[0] -= 1
                 if left[0] == 0:
-                    feats = [session_features({**r, "events": r.pop("_events")}) for r in rows]
-                    unexpected[0] += sum(1 for r, f in zip(rows, feats) if not r["udp_blocked"] and "timed out" in f["error_texts"])
-                    result = on_shard(shard, rows, feats)
-                    if asyncio.iscoroutine(result):
-                        pending_writes.append(asyncio.ensure_future(result))
+                    # Encoding and writing a shard takes 100s of ms: in a thread, so the loop (and
+                    # the browser time of every gather in flight) does not stop for it.
+                    pending_writes.append(loop.run_in_executor(writer, on_shard, shard, rows, feats))
 
             for index in range(shard.start, shard.stop):
                 await sem.acquire()
+                await gate.admit()
                 if failure:
                     raise failure[0]
-                task = asyncio.ensure_future(run_session(plan_session(mix, job.seed, index), env))
+                task = asyncio.ensure_future(run_session(plan_session(mix, job.seed, index), env, gate.lag_ms))
                 inflight.add(task)
                 task.add_done_callback(done)
         for _ in range(job.concurrency):  # wait for the last sessions in flight
@@ -157,12 +169,15 @@ async def run_shards(
             raise failure[0]
         for fut in pending_writes:
             await fut
-        return {**server_stats(servers), "unexpected_timeouts": unexpected[0]}
+        return {**server_stats(servers), "unexpected_timeouts": unexpected[0],
+                "max_loop_lag_ms": round(gate.max_lag_s * 1000), "paced_admissions": gate.waits}
     finally:
+        gate.close()
         for task in inflight:  # a failed session ends the run: nothing may outlive it
             task.cancel()
         if inflight:
             await asyncio.gather(*inflight, return_exceptions=True)
+        writer.shutdown(wait=True)
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         for s in servers:
@@ -179,4 +194,4 @@ def server_stats(servers: list[DatasetStunServer]) -> dict[str, int]:
 
 def add_stats(total: dict[str, int], more: dict[str, int]) -> None:
     for k, v in more.items():
-        total[k] = total.get(k, 0) + v
+        total[k] = max(total.get(k, 0), v) if k.startswith("max_") else total.get(k, 0) + v
