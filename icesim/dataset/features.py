@@ -15,10 +15,11 @@ from functools import lru_cache
 from typing import Any
 
 from ..profiles import BUILTIN_POOLS
+from ..profiles.schema import ICE_SERVER_RANGES
 
 _POOLS = tuple(
     (name, ipaddress.ip_network(cidr)) for name, cidrs in BUILTIN_POOLS.items() for cidr in cidrs
-)
+) + tuple(("ice_server", ipaddress.ip_network(c)) for c in ICE_SERVER_RANGES)
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _FIELD_RE = re.compile(r"\b(network-cost|network-id|generation|ufrag) (\S+)")
 
@@ -64,7 +65,10 @@ def session_features(row: dict[str, Any]) -> dict[str, Any]:
     events = row["events"]
     if isinstance(events, str):
         events = json.loads(events)
-    cands = [e["candidate"] for e in events if e["type"] == "icecandidate" and e.get("candidate")]
+    given = [e["candidate"] for e in events if e["type"] == "icecandidate" and e.get("candidate")]
+    cands = [c for c in given if c.get("candidate")]
+    # Firefox signals end-of-candidates with an empty candidate string before the null one.
+    empty_end = len(given) - len(cands)
     errors = [e for e in events if e["type"] == "icecandidateerror"]
     by_type = {t: 0 for t in ("host", "srflx", "prflx", "relay")}
     protocols = {"udp": 0, "tcp": 0}
@@ -89,7 +93,7 @@ def session_features(row: dict[str, Any]) -> dict[str, Any]:
     web = row.get("web_address")
     srflx_addrs = {c.get("address", "").strip("[]") for c in srflx}
     claimed = row.get("claimed_browser") or "chrome"
-    t_first = min((e["t"] for e in events if e["type"] == "icecandidate" and e.get("candidate")), default=None)
+    t_first = min((e["t"] for e in events if e["type"] == "icecandidate" and (e.get("candidate") or {}).get("candidate")), default=None)
     t_complete = next((e["t"] for e in events if e["type"] == "icegatheringstatechange" and e["state"] == "complete"), None)
     texts = sorted({e.get("errorText") or "" for e in errors})
     return {
@@ -121,6 +125,7 @@ def session_features(row: dict[str, Any]) -> dict[str, Any]:
         "max_network_cost": max(costs) if costs else None,
         "srflx_port_preserved": None if not srflx else any(c.get("port") in host_ports for c in srflx),
         "n_transports": len(mids),
+        "n_empty_end_candidates": empty_end,
     }
 
 
@@ -129,5 +134,5 @@ FEATURE_NUMERIC = (
     "has_mdns_host", "has_private_host", "has_public_host", "has_cgnat_host", "n_srflx_addresses",
     "srflx_web_mismatch", "n_errors", "n_701", "t_first_candidate_ms", "t_complete_ms", "t_last_event_ms",
     "completed", "dialect_consistent", "max_network_cost", "srflx_port_preserved", "n_transports",
-    "webrtc_present",
+    "webrtc_present", "n_empty_end_candidates",
 )

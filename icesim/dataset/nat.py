@@ -33,18 +33,58 @@ class NatRegistry(dict):
     """(family, local port) -> SessionNat."""
 
 
+class ServerAliases:
+    """The page's STUN servers as it names them (public documentation addresses, port 3478) and
+    where they really listen (loopback). A page on loopback servers would be unrealistic, and
+    Firefox refuses loopback servers outright (701 before gathering)."""
+
+    def __init__(self) -> None:
+        self.to_real: dict[tuple[str, int], tuple[str, int]] = {}
+        self.to_alias: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def add(self, alias: tuple[str, int], real: tuple[str, int]) -> None:
+        self.to_real[alias] = real
+        self.to_alias[real] = alias
+
+
+class AliasUdpSocket:
+    """A socket that sends to an alias at its real address and reports replies from the alias."""
+
+    __slots__ = ("inner", "aliases")
+
+    def __init__(self, inner, aliases: ServerAliases) -> None:
+        self.inner, self.aliases = inner, aliases
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        return self.inner.local_address
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.inner.sendto(data, self.aliases.to_real.get(addr, addr))
+
+    def set_receiver(self, handler) -> None:
+        to_alias = self.aliases.to_alias
+        self.inner.set_receiver(lambda data, addr: handler(data, to_alias.get(addr, addr)))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class SessionNet:
-    """The session's Net: real sockets registered with its NAT, and the page's STUN names."""
+    """The session's Net: real sockets registered with its NAT, the page's STUN servers under
+    their public aliases, and the page's STUN names."""
 
-    __slots__ = ("inner", "registry", "nat", "names")
+    __slots__ = ("inner", "registry", "nat", "names", "aliases", "aaaa")
 
-    def __init__(self, inner: Net, registry: NatRegistry, nat: SessionNat, names: dict[str, dict[int, list[str]]]) -> None:
-        self.inner, self.registry, self.nat, self.names = inner, registry, nat, names
+    def __init__(self, inner: Net, registry: NatRegistry, nat: SessionNat, names: dict[str, dict[int, list[str]]],
+                 aliases: ServerAliases, aaaa: bool = True) -> None:
+        self.inner, self.registry, self.nat, self.names, self.aliases = inner, registry, nat, names, aliases
+        self.aaaa = aaaa  # this session's resolver sees the names' IPv6 addresses
 
     async def bind_udp(self, host: str, port: int = 0):
         sock = await self.inner.bind_udp(host, port)
         self.registry[(6 if ":" in host else 4, sock.local_address[1])] = self.nat
-        return sock
+        return AliasUdpSocket(sock, self.aliases)
 
     async def connect_tcp(self, remote, ssl_context=None, server_hostname=None):
         return await self.inner.connect_tcp(remote, ssl_context, server_hostname)
@@ -54,7 +94,7 @@ class SessionNet:
         records = self.names.get(host.lower().rstrip("."))
         if records is None:
             return await self.inner.resolve(host, family)
-        if not records.get(family):
+        if not records.get(family) or (family == 6 and not self.aaaa):
             raise ResolveError(f"{host}: no IPv{family} address")
         return records[family]
 

@@ -42,7 +42,7 @@ FEATURES_SCHEMA = pa.schema([
     ("srflx_web_mismatch", _B), ("srflx_class", _S), ("web_class", _S), ("n_errors", _I), ("n_701", _I),
     ("error_texts", _S), ("t_first_candidate_ms", _F), ("t_complete_ms", _F), ("t_last_event_ms", _F),
     ("completed", _B), ("dialect_consistent", _B), ("network_costs", _S), ("max_network_cost", _I),
-    ("srflx_port_preserved", _B), ("n_transports", _I),
+    ("srflx_port_preserved", _B), ("n_transports", _I), ("n_empty_end_candidates", _I),
 ])
 
 FORMATS = ("parquet", "jsonl")

@@ -18,7 +18,7 @@ from ..dialects import get_dialect
 from ..gathering import gather
 from ..net import Net
 from ..profiles import Profile, ProfileError
-from .nat import NatRegistry, SessionNat, SessionNet
+from .nat import NatRegistry, ServerAliases, SessionNat, SessionNet
 from .plan import SessionPlan
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(GatherConfig)}
@@ -62,29 +62,46 @@ def check_runnable(profile: Profile) -> None:
                            "not runnable in this build: TURN sessions (coturn) are not wired into `icesim dataset` yet")
 
 
+# What the page's iceServers say: server k is stun:198.51.100.(224+k):3478, or by name
+# stun{k}.icesim.test (A record; the AAAA 2001:db8:ffff::(224+k) is seen only by sessions whose
+# profile says stun_aaaa: the URL itself never tells the profiles apart).
+# The addresses are aliases (ServerAliases) for the worker's loopback servers.
+STUN_ALIAS_PORT = 3478
+
+
+def stun_alias(k: int, family: int) -> str:
+    return f"198.51.100.{224 + k}" if family == 4 else f"2001:db8:ffff::{224 + k:x}"
+
+
 @dataclass
 class WorkerEnv:
     """What every session in one worker shares: the STUN servers, the NAT registry, the Net."""
 
     net: Net
     registry: NatRegistry
-    stun_v4: list[tuple[str, int]]  # one per page STUN server slot
+    stun_v4: list[tuple[str, int]]  # where server slot k really listens (loopback)
     stun_v6: list[tuple[str, int]]
     time_scale: float
     names: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    aliases: ServerAliases = field(default_factory=ServerAliases)
     _urls: dict[tuple[int, bool], list] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k, real in enumerate(self.stun_v4):
+            self.aliases.add((stun_alias(k, 4), STUN_ALIAS_PORT), real)
+        for k, real in enumerate(self.stun_v6):
+            self.aliases.add((stun_alias(k, 6), STUN_ALIAS_PORT), real)
 
     def urls(self, count: int, by_name: bool) -> list:
         key = (count, by_name)
         if key not in self._urls:
             out = []
             for k in range(count):
-                host, port = self.stun_v4[k]
+                host = stun_alias(k, 4)
                 if by_name:
                     host = f"stun{k}.icesim.test"
-                    # Every slot's v4 and v6 servers listen on the same port number: see stun_pool.
-                    self.names[host] = {4: [self.stun_v4[k][0]], 6: [self.stun_v6[k][0]] if self.stun_v6 else []}
-                out.append(parse_ice_url(f"stun:{host}:{port}"))
+                    self.names[host] = {4: [stun_alias(k, 4)], 6: [stun_alias(k, 6)]}
+                out.append(parse_ice_url(f"stun:{host}:{STUN_ALIAS_PORT}"))
             self._urls[key] = out
         return self._urls[key]
 
@@ -114,7 +131,7 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
     browser = f"{p.browser}@{plan.browser_version}"
     if page_error is None:
         nat = SessionNat(p.nat, plan.public_v4, plan.public_v6, plan.rtt_ms / 1000.0)
-        net = SessionNet(env.net, env.registry, nat, env.names)
+        net = SessionNet(env.net, env.registry, nat, env.names, env.aliases, p.stun_aaaa)
         config = session_config(plan, env)
         async for event in gather(config, net):
             if event.type == "meta":

@@ -35,8 +35,10 @@ BUILTIN_POOLS: dict[str, tuple[str, ...]] = {
     "vpn_exit": ("203.0.113.128/26", "2001:db8:200::/40"),
     "residential_proxy": ("203.0.113.192/26", "2001:db8:300::/40"),
     "mobile_carrier": ("198.51.100.0/25", "2001:db8:400::/40"),
-    "datacenter": ("198.51.100.128/25", "2001:db8:500::/40"),
+    "datacenter": ("198.51.100.128/26", "198.51.100.192/27", "2001:db8:500::/40"),
 }
+# The page's STUN servers' public (alias) addresses: kept out of every pool.
+ICE_SERVER_RANGES = ("198.51.100.224/27", "2001:db8:ffff::/48")
 
 
 class ProfileError(ConfigError):
@@ -64,7 +66,8 @@ FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("page.policy", "default", "Chrome IP handling policy: " + " | ".join(POLICIES)),
     ("page.ice_transport_policy", "all", "all | relay"),
     ("page.stun_servers", 1, "number of STUN servers in the page's iceServers (served by the embedded server)"),
-    ("page.stun_by_name", False, "servers given by host name (IPv4-only A record): an IPv6 socket gets a host-lookup 701"),
+    ("page.stun_by_name", False, "servers given by host name instead of an IP literal (a DNS lookup, as most pages do)"),
+    ("page.stun_aaaa", False, "with stun_by_name: the names also have an IPv6 address; false = an IPv6 socket gets a host-lookup 701"),
     ("page.turn", [], "TURN servers by transport (udp | tcp | tls), served by coturn"),
     ("page.pool_size", 0, "iceCandidatePoolSize"),
     ("page.media", ["data"], "m-lines the offer has, in order: audio, video, data"),
@@ -119,6 +122,7 @@ class Profile:
     ice_transport_policy: str
     stun_servers: int
     stun_by_name: bool
+    stun_aaaa: bool
     turn: tuple[str, ...]
     pool_size: int
     media: tuple[str, ...]

@@ -195,3 +195,31 @@ def test_thousands_in_flight_lose_no_stun_answer(tmp_path):
     assert stats["kernel_drops"] == 0 and stats["unexpected_timeouts"] == 0 and stats["stun_requests"] >= 3000
     feats = read_table(tmp_path / "features.parquet", "parquet").to_pylist()
     assert all(f["n_srflx"] == 1 and f["n_701"] == 0 for f in feats)
+
+
+def test_dialects_and_names_from_profiles(tmp_path):
+    """Firefox/Safari profiles speak their dialect (a Chrome UA on a Firefox stream is caught);
+    the page's servers carry public aliases, never loopback (Firefox would refuse them); an IPv6
+    stack whose server name has no AAAA gets the benign host-lookup 701, a dual-stack home an
+    IPv6 srflx."""
+    profiles = ("human-firefox-windows-home,bot-chrome-ua-firefox-stream,human-ios-safari-cgnat,"
+                "human-ipv6-no-route,human-chrome-dualstack-ipv6-home")
+    _build(tmp_path, profiles=profiles, sessions=40, shard_size=40)
+    rows = _sessions(tmp_path)
+    feats = {r["session_id"]: r for r in read_table(tmp_path / "features.parquet", "parquet").to_pylist()}
+    seen = set()
+    for r in rows:
+        f, p = feats[r["session_id"]], r["profile"]
+        seen.add(p)
+        assert "127.0.0.1" not in r["events"] and "::1" not in r["events"]
+        if p == "human-firefox-windows-home":
+            assert r["browser"].startswith("firefox@") and f["dialect_consistent"] is True and f["n_srflx"] == 1
+        elif p == "bot-chrome-ua-firefox-stream":
+            assert r["browser"].startswith("firefox@") and "Chrome/" in r["user_agent"] and f["dialect_consistent"] is False
+        elif p == "human-ios-safari-cgnat":
+            assert r["browser"].startswith("safari@") and f["dialect_consistent"] is True and f["srflx_class"] == "mobile_carrier"
+        elif p == "human-ipv6-no-route":
+            assert f["error_texts"] == "STUN host lookup received error." and f["n_701"] == 1 and f["n_srflx"] == 1
+        else:
+            assert f["n_701"] == 0 and f["n_srflx"] == 2 and f["n_ipv6_candidates"] == 1
+    assert len(seen) == 5
