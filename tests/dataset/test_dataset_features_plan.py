@@ -103,4 +103,6 @@ def test_plans_are_deterministic_and_follow_the_profile():
             assert any(ipaddress.ip_address(p.web_address) in n for n in p.profile.proxy_pool)
         else:
             assert p.web_address == p.public_v4 and iface.address in ipaddress.ip_network("100.64.0.0/10")
-            assert "Android" in p.user_agent and "Chrome/156" in p.user_agent
+            assert "Android" in p.user_agent and f"Chrome/{p.browser_version}.0" in p.user_agent
+    versions = {p.browser_version for p in plans if p.profile.label == "human"}
+    assert versions == {"156", "155", "154"}  # drawn by the profile's weights
