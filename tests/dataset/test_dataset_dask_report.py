@@ -50,3 +50,18 @@ def test_report_writes_html_plots_and_auc_table(tmp_path):
     r = subprocess.run([sys.executable, "-m", "icesim", "dataset", "report", str(tmp_path / "nope")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "manifest.json" in r.stderr
+
+
+def test_bench_reports_dataset_rates(tmp_path):
+    """`icesim bench` gains dataset_per_s and dataset_mix_per_s (functional: no speed threshold)."""
+    from icesim.dataset.bench import GOALS, format_dataset, measure_dataset
+
+    result = measure_dataset(sessions=200, workers=2, concurrency=100)
+    for key in GOALS:
+        assert result[key] > 0
+    d = result["dataset"]
+    assert sum(d["dataset"]["counts"].values()) == 200 and set(d["dataset_mix"]["counts"]) == {"human", "bot"}
+    assert d["dataset_mix"]["stun_server"]["unexpected_timeouts"] == 0
+    assert d["dataset_mix"]["cpu_ms_per_session"] > 0 and set(d["goals_met"]) == set(GOALS)
+    assert "dataset_mix_per_s" in format_dataset(result)
+    assert json.loads(json.dumps(result)) == result
