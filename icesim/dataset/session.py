@@ -100,7 +100,7 @@ class WorkerEnv:
                 host = stun_alias(k, 4)
                 if by_name:
                     host = f"stun{k}.icesim.test"
-                    self.names[host] = {4: [stun_alias(k, 4)], 6: [stun_alias(k, 6)]}
+                    self.names[host] = {4: [stun_alias(k, 4)], 6: [stun_alias(k, 6)] if self.stun_v6 else []}
                 out.append(parse_ice_url(f"stun:{host}:{STUN_ALIAS_PORT}"))
             self._urls[key] = out
         return self._urls[key]
