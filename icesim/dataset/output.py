@@ -28,7 +28,7 @@ SESSIONS_SCHEMA = pa.schema([
     ("claimed_browser", pa.string()), ("user_agent", pa.string()), ("os", pa.string()), ("device", pa.string()),
     ("webrtc", pa.string()), ("permission", pa.string()), ("policy", pa.string()), ("nat", pa.string()),
     ("udp_blocked", pa.bool_()), ("web_address", pa.string()), ("public_v4", pa.string()),
-    ("public_v6", pa.string()), ("interfaces", pa.string()), ("rtt_ms", pa.float64()),
+    ("public_v6", pa.string()), ("interfaces", pa.string()), ("rtt_ms", pa.float64()), ("time_scale", pa.float64()),
     ("page_timeout_ms", pa.float64()), ("page_error", pa.string()), ("events", pa.string()),
     ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("loop_lag_ms", pa.float64()), ("sdp", pa.string()),
 ])

@@ -223,3 +223,19 @@ def test_dialects_and_names_from_profiles(tmp_path):
         else:
             assert f["n_701"] == 0 and f["n_srflx"] == 2 and f["n_ipv6_candidates"] == 1
     assert len(seen) == 5
+
+
+def test_slow_paths_keep_srflx_one_round_trip_after_the_request(tmp_path):
+    """A 150 ms path under --time-scale 1000: the session runs on real timers, so its srflx comes
+    one RTT after gathering starts, not after Chrome's scaled 250 ms retransmission."""
+    slow = tmp_path / "slow.toml"
+    slow.write_text('label = "human"\n[network]\nrtt_ms = 150.0\nrtt_sigma = 0.0\n')
+    fast = tmp_path / "fast.toml"
+    fast.write_text('label = "human"\n[network]\nrtt_ms = 20.0\nrtt_sigma = 0.0\n')
+    _build(tmp_path / "ds", profiles=f"{slow},{fast}", sessions=20, concurrency=20)
+    for r in _sessions(tmp_path / "ds"):
+        events = json.loads(r["events"])
+        t_gathering = next(e["t"] for e in events if e.get("state") == "gathering")
+        t_srflx = next(e["t"] for e in events if (e.get("candidate") or {}).get("type") == "srflx")
+        assert r["time_scale"] == (1.0 if r["profile"] == "slow" else 1000.0)
+        assert r["rtt_ms"] - 0.2 <= t_srflx - t_gathering < r["rtt_ms"] + 60  # t is rounded to 0.1 ms
