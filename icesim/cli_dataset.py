@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 import click
@@ -40,7 +41,7 @@ def _rich_progress(total: int, already: int):
 @click.option("--out", type=click.Path(path_type=Path), default=Path("dataset"), show_default=True, help="Output directory (re-run to resume).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed and profiles -> the same sessions (apart from real ports).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (local executor).")
+@click.option("--workers", type=int, default=os.cpu_count() or 1, show_default="CPU count", help="Worker processes (local executor).")
 @click.option("--concurrency", type=int, default=500, show_default=True, help="Gathers in flight per worker (capped by RLIMIT_NOFILE).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")

@@ -7,7 +7,11 @@ parent); Dask tasks return their rows and the client writes them, so workers nee
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
+import os
+import signal
 import queue as queue_mod
 import time
 import traceback
@@ -34,7 +38,7 @@ def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, prog
     ctx = mp.get_context("fork")
     messages = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker_main, args=(job, shards[w::workers], out.root, out.fmt, messages), daemon=True)
+        ctx.Process(target=_worker_main, args=(job, shards[w::workers], out.root, out.fmt, messages, os.getpid()), daemon=True)
         for w in range(workers) if shards[w::workers]
     ]
     for p in procs:
@@ -64,7 +68,17 @@ def run_local(job: Job, shards: list[Shard], workers: int, out: DatasetDir, prog
     return stats
 
 
-def _worker_main(job: Job, shards: list[Shard], root: Path, fmt: str, messages) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed `icesim dataset` (kill -9 included): it would go on
+    writing shards into a directory a re-run is resuming. Linux prctl(PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(job: Job, shards: list[Shard], root: Path, fmt: str, messages, parent: int) -> None:
+    _die_with_parent(parent)
     out = DatasetDir(root, fmt)
     pending = [0]
     last = [time.monotonic()]

@@ -147,14 +147,17 @@ def test_resume_after_kill_9(tmp_path):
     only does the missing shards."""
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "icesim", "dataset", "--profiles", "human-chrome-linux-home-ethernet", "--sessions", "400",
-           "--shard-size", "20", "--concurrency", "2", "--out", str(out), "--no-progress"]
+           "--shard-size", "20", "--concurrency", "2", "--workers", "2", "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list((out / "features.parquet").glob("part-*"))) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(0.5)  # the workers die with the parent: nothing is written after this
     before = {f.name: f.stat().st_mtime_ns for f in (out / "features.parquet").glob("part-*")}
+    time.sleep(0.5)
+    assert {f.name for f in (out / "features.parquet").glob("part-*")} == set(before), "a worker outlived the kill"
     assert 2 <= len(before) < 20, "the run should have been killed part-way"
     for d in ("sessions.parquet", "features.parquet"):
         for f in (out / d).iterdir():
