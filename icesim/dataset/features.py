@@ -57,7 +57,8 @@ def claimed_dialect_ok(claimed: str, cand: dict[str, Any]) -> bool:
         return False
     proto = parts[2]
     if claimed == "firefox":
-        return proto in ("UDP", "TCP") and "generation" not in text
+        # nICEr foundations are gathering-order indices ("0", "1", ...), never CRC32 values.
+        return proto in ("UDP", "TCP") and "generation" not in text and len(parts[0]) <= len("candidate:") + 3
     return proto in ("udp", "tcp") and " generation " in text and " ufrag " in text
 
 

@@ -47,7 +47,7 @@ FEATURES_SCHEMA = pa.schema([
 
 FORMATS = ("parquet", "jsonl")
 # The manifest fields a resumed run must agree with.
-IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale", "max_lag_ms")
+IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale")
 
 
 def part_name(shard: int, fmt: str) -> str:
@@ -69,7 +69,7 @@ class DatasetDir:
     def finished_shards(self) -> set[int]:
         done = set()
         for f in self.features_dir.glob(f"part-*.{self.fmt}"):
-            shard = int(f.name[5:10])
+            shard = int(f.name.split("-", 1)[1].split(".", 1)[0])
             if (self.sessions_dir / f.name).exists():
                 done.add(shard)
         return done

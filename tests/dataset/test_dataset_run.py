@@ -242,3 +242,11 @@ def test_slow_paths_keep_srflx_one_round_trip_after_the_request(tmp_path):
         t_srflx = next(e["t"] for e in events if (e.get("candidate") or {}).get("type") == "srflx")
         assert r["time_scale"] == (1.0 if r["profile"] == "slow" else 1000.0)
         assert r["rtt_ms"] - 0.2 <= t_srflx - t_gathering < r["rtt_ms"] + 60  # t is rounded to 0.1 ms
+
+
+def test_shard_numbers_beyond_five_digits(tmp_path):
+    out = DatasetDir(tmp_path, "jsonl")
+    out.prepare()
+    out.write_shard(123456, [], [])
+    out.write_shard(7, [], [])
+    assert out.finished_shards() == {7, 123456}
