@@ -16,6 +16,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
+from .chrome_transports import ChromeTransportRules
 from .chrome_versions import (
     CURRENT_CHROME, OWN_UNAUTHORIZED_TEXT_FROM, RANDOM_FOUNDATION_FROM, RELAY_PREF_FROM_N_FROM,
     relay_udp_type_pref, static_foundation_type_name, stun_timeout_text,
@@ -74,7 +75,7 @@ ERROR_TEXTS = {
 }
 
 
-class ChromeDialect:
+class ChromeDialect(ChromeTransportRules):
     """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156, and
     the rules that differ in older versions (chrome_versions.py)."""
 
@@ -269,7 +270,10 @@ class ChromeDialect:
         ip = parse_ip(relayed[0])
         proto = server.relay_protocol
         prio = self.priority(self.relay_type_pref[proto], net, ip, relay_pref=relay_preference)
-        found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        if proto == "udp":
+            found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        else:
+            found = self.stream_relay_foundation(net, mapped, proto)
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
             # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
@@ -277,6 +281,18 @@ class ChromeDialect:
             # Capture S8: relayProtocol is null for a UDP relay, "tcp" for TCP.
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
+
+    def stream_relay_foundation(self, net: NetworkPlan, mapped: tuple[str, int], proto: str) -> str:
+        """A TURN/TCP (TLS) port computes its foundation before the connection's tiebreaker
+        reaches it: the tiebreaker is 0, so the foundation is the same in every connection
+        (1797656238 = CRC32("relay127.0.0.1udptcp0") in captures G_two_turn, P0-P3, R1, R1g).
+        The base is the TCP socket's local address: loopback for a loopback server (what the
+        server maps it to), else the network's address (not captured for a remote server)."""
+        mapped_ip = parse_ip(mapped[0])
+        base = str(mapped_ip) if mapped_ip.is_loopback else str(net.host_address or net.bind_address)
+        if self.rules_version < RANDOM_FOUNDATION_FROM:
+            return str(zlib.crc32(f"relay{base}udp{proto}".encode()))
+        return str(zlib.crc32(f"relay{base}udp{proto}0".encode()))
 
     def relay_preferences(self, turn_count: int) -> list[int]:
         """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1);
