@@ -7,7 +7,6 @@ policy would teach a detector the wrong thing.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -22,17 +21,11 @@ from ..stun_transaction import MIN_REAL_RTO_S
 from .nat import NatRegistry, ServerAliases, SessionNat, SessionNet
 from .plan import SessionPlan
 
-_CONFIG_FIELDS = {f.name for f in dataclasses.fields(GatherConfig)}
-
-# Profile field -> (value that needs no engine support, the GatherConfig field that carries it
-# once the dialects/transports work lands on main).
-_PENDING = {
-    "page.policy": ("policy", "default", "policy"),
-    "page.ice_transport_policy": ("ice_transport_policy", "all", "ice_transport_policy"),
-    "page.pool_size": ("pool_size", 0, "pool_size"),
-    "page.media": ("media", ("data",), "media"),
-    "page.bundle_policy": ("bundle_policy", "balanced", "bundle_policy"),
-    "page.sdp": ("sdp", False, "sdp"),
+# GatherConfig's CLI option names (in its ConfigErrors) -> the profile field that set them.
+_OPTION_FIELDS = {
+    "--browser": "browser.name/versions", "--policy": "page.policy", "--ice-transport-policy": "page.ice_transport_policy",
+    "--bundle-policy": "page.bundle_policy", "--media": "page.media", "--pool-size": "page.pool_size",
+    "--pool-lead": "page.pool_lead_ms", "--sdp": "page.sdp",
 }
 
 # What a page sees when it cannot even start gathering (Chrome's messages).
@@ -43,24 +36,31 @@ PAGE_ERRORS = {
 
 
 def check_runnable(profile: Profile) -> None:
-    """Raise ProfileError naming the field this build cannot honour for the profile."""
+    """Raise ProfileError naming the field this build cannot honour for the profile: the checks
+    the engine makes when a gather starts, run once per browser version before any session."""
     if not profile.needs_gather:
         return
-    for version, _ in profile.versions:
-        try:
-            get_dialect(f"{profile.browser}@{version}")
-        except ConfigError as exc:
-            raise ProfileError(profile.source, "browser.name/versions", f"{profile.browser}@{version}",
-                               f"not runnable in this build: {exc.reason}") from None
-    for dotted, (attr, neutral, config_field) in _PENDING.items():
-        value = getattr(profile, attr)
-        if value != neutral and config_field not in _CONFIG_FIELDS:
-            raise ProfileError(profile.source, dotted, value if not isinstance(value, tuple) else list(value),
-                               "not runnable in this build: the engine has no such setting yet "
-                               "(comes with the dialects/transports work)")
     if profile.turn:
         raise ProfileError(profile.source, "page.turn", list(profile.turn),
                            "not runnable in this build: TURN sessions (coturn) are not wired into `icesim dataset` yet")
+    for version, _ in profile.versions:
+        config = GatherConfig(browser=f"{profile.browser}@{version}", permission=profile.permission == "granted",
+                              mdns=profile.mdns, **_page_settings(profile))
+        try:
+            config.validate()
+            dialect = get_dialect(config.browser)
+            dialect.gather_policy(config.ip_policy, config.permission, config.mdns, config.ice_transport_policy)
+            dialect.media_sections(config.media, config.bundle_policy)
+            if config.sdp and not dialect.renders_sdp:
+                raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
+        except ConfigError as exc:
+            field_name = _OPTION_FIELDS.get(exc.field_name, exc.field_name)
+            raise ProfileError(profile.source, field_name, exc.value, f"not runnable in this build: {exc.reason}") from None
+
+
+def _page_settings(p: Profile) -> dict[str, Any]:
+    return {"ip_policy": p.policy, "ice_transport_policy": p.ice_transport_policy, "media": p.media,
+            "bundle_policy": p.bundle_policy, "pool_size": p.pool_size, "pool_lead_ms": p.pool_lead_ms, "sdp": p.sdp}
 
 
 # What the page's iceServers say: server k is stun:198.51.100.(224+k):3478, or by name
@@ -128,11 +128,8 @@ def session_config(plan: SessionPlan, env: WorkerEnv) -> GatherConfig:
         browser=f"{p.browser}@{plan.browser_version}", servers=env.urls(p.stun_servers, p.stun_by_name),
         interfaces=list(plan.interfaces), permission=p.permission == "granted", mdns=p.mdns, faults=faults,
         time_scale=session_time_scale(plan, env.time_scale), timeout_ms=p.timeout_ms or None, seed=plan.seed,
+        **_page_settings(p),
     )
-    for _, (attr, neutral, config_field) in _PENDING.items():
-        value = getattr(p, attr)
-        if value != neutral and config_field in _CONFIG_FIELDS:
-            setattr(config, config_field, value)
     return config
 
 
@@ -141,6 +138,7 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
     p = plan.profile
     start = time.perf_counter()
     events: list[dict[str, Any]] = []
+    sdp = None
     page_error = PAGE_ERRORS.get(p.webrtc)
     browser = f"{p.browser}@{plan.browser_version}"
     if page_error is None:
@@ -150,6 +148,9 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
         async for event in gather(config, net):
             if event.type == "meta":
                 browser = event.browser
+                continue
+            if event.type == "localdescription":
+                sdp = event.sdp  # its own column: what the page reads after gathering
                 continue
             if p.webrtc == "stubbed_callback" and event.type == "icecandidate":
                 continue  # the page replaced onicecandidate: candidates never reach its code
@@ -168,5 +169,5 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
         "wall_ms": round((time.perf_counter() - start) * 1000.0, 3),
         # The worker loop's lag at the session's start and end: real time in `t` that was not network.
         "loop_lag_ms": loop_lag_ms,
-        "sdp": None,
+        "sdp": sdp,
     }

@@ -85,7 +85,7 @@ def parse_profile(data: dict[str, Any], source: str, stem: str, digest: str = ""
         webrtc=r.choice("page.webrtc", WEBRTC_STATES), permission=r.choice("page.permission", PERMISSIONS),
         policy=r.choice("page.policy", POLICIES), ice_transport_policy=r.choice("page.ice_transport_policy", ICE_TRANSPORT_POLICIES),
         stun_servers=r.int("page.stun_servers", 0, 8), stun_by_name=r.bool("page.stun_by_name"), stun_aaaa=r.bool("page.stun_aaaa"), turn=turn,
-        pool_size=r.int("page.pool_size", 0, 64), media=media, bundle_policy=r.choice("page.bundle_policy", BUNDLE_POLICIES),
+        pool_size=r.int("page.pool_size", 0, 255), pool_lead_ms=r.number("page.pool_lead_ms", 0.0, 600_000.0), media=media, bundle_policy=r.choice("page.bundle_policy", BUNDLE_POLICIES),
         timeout_ms=r.number("page.timeout_ms", 0.0, 600_000.0), sdp=r.bool("page.sdp"), mdns=r.bool("page.mdns"),
         interfaces=_interfaces(r), nat=r.choice("network.nat", NAT_TYPES), public_pool=public,
         public_pool_name=public_name, web_address=r.choice("network.web_address", WEB_ADDRESS),

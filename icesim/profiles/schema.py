@@ -70,6 +70,7 @@ FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("page.stun_aaaa", False, "with stun_by_name: the names also have an IPv6 address; false = an IPv6 socket gets a host-lookup 701"),
     ("page.turn", [], "TURN servers by transport (udp | tcp | tls), served by coturn"),
     ("page.pool_size", 0, "iceCandidatePoolSize"),
+    ("page.pool_lead_ms", 500.0, "with a pool: how long before createOffer() the page built the RTCPeerConnection"),
     ("page.media", ["data"], "m-lines the offer has, in order: audio, video, data"),
     ("page.bundle_policy", "balanced", "balanced | max-bundle | max-compat"),
     ("page.timeout_ms", 0, "the page stops listening after this browser time (ms); 0 = until the null candidate"),
@@ -125,6 +126,7 @@ class Profile:
     stun_aaaa: bool
     turn: tuple[str, ...]
     pool_size: int
+    pool_lead_ms: float
     media: tuple[str, ...]
     bundle_policy: str
     timeout_ms: float

@@ -113,13 +113,39 @@ def test_jsonl_format(tmp_path):
 
 
 def test_unsupported_profile_fails_clearly_or_is_skipped(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "icesim", "dataset", "--profiles", "bot-policy-disable-non-proxied-udp",
-                        "--sessions", "5", "--out", str(tmp_path / "x"), "--no-progress"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "page.policy" in r.stderr and "disable_non_proxied_udp" in r.stderr
-    assert not (tmp_path / "x" / "manifest.json").exists()
-    manifest = _build(tmp_path / "y", profiles="bot-policy-disable-non-proxied-udp,bot-api-removed", skip_unsupported=True, sessions=5)
+    """A setting the engine refuses for the profile's browser (Firefox's SDP is not modelled) or
+    that `icesim dataset` cannot serve (TURN) exits 2 naming the field; nothing is written."""
+    sdp = tmp_path / "ff-sdp.toml"
+    sdp.write_text('label = "human"\n[browser]\nname = "firefox"\nversions = { "153" = 1.0 }\n[page]\nsdp = true\n')
+    turn = tmp_path / "turn.toml"
+    turn.write_text('label = "bot"\n[page]\nturn = ["udp"]\n')
+    for path, field, value in ((sdp, "page.sdp", "firefox@153"), (turn, "page.turn", "udp")):
+        r = subprocess.run([sys.executable, "-m", "icesim", "dataset", "--profiles", str(path), "--sessions", "5",
+                            "--out", str(tmp_path / "x"), "--no-progress"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert field in r.stderr and value in r.stderr and path.name in r.stderr and "--skip-unsupported" in r.stderr
+        assert not (tmp_path / "x").exists()
+    manifest = _build(tmp_path / "y", profiles=f"{sdp},bot-api-removed", skip_unsupported=True, sessions=5)
     assert [p["name"] for p in manifest["profiles"]] == ["bot-api-removed"]
-    assert any("bot-policy-disable-non-proxied-udp" in w for w in manifest["_warnings"])
+    assert any("ff-sdp" in w for w in manifest["_warnings"])
+
+
+def test_page_settings_reach_the_gather(tmp_path):
+    """Policy, m-lines, pool, page timeout and SDP from the profile shape the stream."""
+    page = tmp_path / "page.toml"
+    page.write_text('label = "human"\n[page]\nmedia = ["audio", "video", "data"]\nbundle_policy = "balanced"\n'
+                    'pool_size = 1\nsdp = true\n')
+    _build(tmp_path / "ds", profiles=f"{page},bot-policy-disable-non-proxied-udp", sessions=20)
+    feats = {r["session_id"]: r for r in read_table(tmp_path / "ds" / "features.parquet", "parquet").to_pylist()}
+    for r in _sessions(tmp_path / "ds"):
+        f = feats[r["session_id"]]
+        if r["profile"] == "page":
+            assert f["n_transports"] == 3 and r["sdp"].startswith("v=0") and "m=audio" in r["sdp"]
+            events = json.loads(r["events"])
+            first_gathering = next(i for i, e in enumerate(events) if e.get("state") == "gathering")
+            assert first_gathering > 0  # the pooled transport's candidates come before "gathering"
+        else:
+            assert f["n_candidates"] == 0 and f["n_errors"] == 0 and f["completed"] and r["sdp"] is None
 
 
 def test_rerun_with_other_settings_refuses(tmp_path):
