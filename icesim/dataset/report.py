@@ -86,14 +86,20 @@ def write_report(directory: Path) -> Path:
     ax.legend()
     save(fig, "candidate_types.png", "Candidate types by label")
 
-    by_scenario: dict[str, list[int]] = defaultdict(list)
+    by_scenario: dict[tuple[str, str], list[int]] = defaultdict(list)
     for r in rows:
-        by_scenario[r["scenario"]].append(r["n_701"])
-    scen = sorted(by_scenario)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(scen) + 1.2))
-    ax.barh(scen, [sum(1 for v in by_scenario[s] if v) / len(by_scenario[s]) for s in scen], color="#8e44ad")
+        by_scenario[(r["scenario"], r["label"])].append(r["n_701"])
+    scen = sorted({s for s, _ in by_scenario})
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(scen) + 1.2))
+    height = 0.8 / max(len(labels), 1)
+    for k, lb in enumerate(labels):
+        shares = [sum(1 for v in by_scenario[(s, lb)] if v) / len(by_scenario[(s, lb)]) if by_scenario.get((s, lb)) else 0
+                  for s in scen]
+        ax.barh([i + k * height for i in range(len(scen))], shares, height, label=lb)
+    ax.set_yticks([i + height * (len(labels) - 1) / 2 for i in range(len(scen))], scen)
     ax.set_xlabel("share of sessions with a 701")
-    save(fig, "errors_701_by_scenario.png", "701 errors by scenario")
+    ax.legend()
+    save(fig, "errors_701_by_scenario.png", "701 errors by scenario and label")
 
     for key, title in (("t_first_candidate_ms", "Time to first candidate"), ("t_complete_ms", "Time to complete")):
         fig, ax = plt.subplots(figsize=(6, 3))
