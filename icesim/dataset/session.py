@@ -162,7 +162,8 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
         "permission": p.permission, "policy": p.policy, "nat": p.nat, "udp_blocked": p.udp_blocked,
         "web_address": plan.web_address, "public_v4": plan.public_v4, "public_v6": plan.public_v6,
         "interfaces": json.dumps([[i.name, str(i.address), i.adapter_type] for i in plan.interfaces]),
-        "rtt_ms": plan.rtt_ms, "time_scale": session_time_scale(plan, env.time_scale), "page_timeout_ms": p.timeout_ms or None, "page_error": page_error,
+        "rtt_ms": plan.rtt_ms, "time_scale": session_time_scale(plan, env.time_scale),
+        "page_timeout_ms": p.timeout_ms or None, "page_error": page_error,
         "events": json.dumps(events, separators=(",", ":")),
         "_events": events,  # for the features; dropped before writing
         "browser_ms": max((e["t"] for e in events), default=0.0),
