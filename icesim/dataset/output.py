@@ -31,6 +31,7 @@ SESSIONS_SCHEMA = pa.schema([
     ("public_v6", pa.string()), ("interfaces", pa.string()), ("rtt_ms", pa.float64()), ("time_scale", pa.float64()),
     ("page_timeout_ms", pa.float64()), ("page_error", pa.string()), ("events", pa.string()),
     ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("loop_lag_ms", pa.float64()), ("sdp", pa.string()),
+    ("lab_topology", pa.string()),  # `icesim dataset --lab`: the lab the session ran in (null in-process)
 ])
 
 _B, _I, _F, _S = pa.bool_(), pa.int64(), pa.float64(), pa.string()

@@ -137,24 +137,32 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
     """A real gather for the plan; the row of sessions.parquet (events as event-schema JSON)."""
     p = plan.profile
     start = time.perf_counter()
-    events: list[dict[str, Any]] = []
-    sdp = None
-    page_error = PAGE_ERRORS.get(p.webrtc)
-    browser = f"{p.browser}@{plan.browser_version}"
-    if page_error is None:
+    raw: list[dict[str, Any]] = []
+    if p.webrtc not in PAGE_ERRORS:
         nat = SessionNat(p.nat, plan.public_v4, plan.public_v6, plan.rtt_ms / 1000.0)
         net = SessionNet(env.net, env.registry, nat, env.names, env.aliases, p.stun_aaaa)
-        config = session_config(plan, env)
-        async for event in gather(config, net):
-            if event.type == "meta":
-                browser = event.browser
-                continue
-            if event.type == "localdescription":
-                sdp = event.sdp  # its own column: what the page reads after gathering
-                continue
-            if p.webrtc == "stubbed_callback" and event.type == "icecandidate":
-                continue  # the page replaced onicecandidate: candidates never reach its code
-            events.append(event.to_dict())
+        raw = [event.to_dict() async for event in gather(session_config(plan, env), net)]
+    return session_row(plan, raw, session_time_scale(plan, env.time_scale), start, loop_lag_ms)
+
+
+def session_row(plan: SessionPlan, raw: list[dict[str, Any]], time_scale: float, start: float,
+                loop_lag_ms: float = 0.0, lab_topology: str | None = None) -> dict[str, Any]:
+    """The row for a gather's event stream as dicts (the `meta` line included), as a page sees it;
+    shared by in-process sessions and `--lab` ones (dataset/lab_sessions.py)."""
+    p = plan.profile
+    events: list[dict[str, Any]] = []
+    sdp = None
+    browser = f"{p.browser}@{plan.browser_version}"
+    for event in raw:
+        if event["type"] == "meta":
+            browser = event["browser"]
+            continue
+        if event["type"] == "localdescription":
+            sdp = event["sdp"]  # its own column: what the page reads after gathering
+            continue
+        if p.webrtc == "stubbed_callback" and event["type"] == "icecandidate":
+            continue  # the page replaced onicecandidate: candidates never reach its code
+        events.append(event)
     return {
         "session_id": plan.session_id, "index": plan.index, "seed": plan.seed, "label": p.label,
         "scenario": p.scenario, "profile": p.name, "browser": browser, "claimed_browser": p.claims,
@@ -162,8 +170,8 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
         "permission": p.permission, "policy": p.policy, "nat": p.nat, "udp_blocked": p.udp_blocked,
         "web_address": plan.web_address, "public_v4": plan.public_v4, "public_v6": plan.public_v6,
         "interfaces": json.dumps([[i.name, str(i.address), i.adapter_type] for i in plan.interfaces]),
-        "rtt_ms": plan.rtt_ms, "time_scale": session_time_scale(plan, env.time_scale),
-        "page_timeout_ms": p.timeout_ms or None, "page_error": page_error,
+        "rtt_ms": plan.rtt_ms, "time_scale": time_scale,
+        "page_timeout_ms": p.timeout_ms or None, "page_error": PAGE_ERRORS.get(p.webrtc),
         "events": json.dumps(events, separators=(",", ":")),
         "_events": events,  # for the features; dropped before writing
         "browser_ms": max((e["t"] for e in events), default=0.0),
@@ -171,4 +179,5 @@ async def run_session(plan: SessionPlan, env: WorkerEnv, loop_lag_ms: float = 0.
         # The worker loop's lag at the session's start and end: real time in `t` that was not network.
         "loop_lag_ms": loop_lag_ms,
         "sdp": sdp,
+        "lab_topology": lab_topology,  # the `icesim lab` topology the session ran in; None = in-process
     }

@@ -91,7 +91,7 @@ def parse_profile(data: dict[str, Any], source: str, stem: str, digest: str = ""
         public_pool_name=public_name, web_address=r.choice("network.web_address", WEB_ADDRESS),
         proxy_pool=proxy, proxy_pool_name=proxy_name, udp_blocked=r.bool("network.udp_blocked"),
         rtt_ms=r.number("network.rtt_ms", 0.0, 10_000.0), rtt_sigma=r.number("network.rtt_sigma", 0.0, 3.0),
-        timing=r.choice("timing.behaviour", TIMING), source=source, digest=digest,
+        timing=r.choice("timing.behaviour", TIMING), topology=_topology(r), source=source, digest=digest,
     )
 
 
@@ -192,6 +192,16 @@ def _pool_ref(r: _Reader, dotted: str, pools: dict[str, tuple]) -> tuple[str, tu
         return "custom", tuple(_network(r, dotted, c) for c in v)
     r.fail(dotted, v, "must be a pool name or a non-empty list of CIDRs")
     raise AssertionError
+
+
+def _topology(r: _Reader) -> str:
+    """A lab topology by name (`icesim lab list`), or "" for none."""
+    from ..lab.topologies import TOPOLOGIES
+
+    name = r.str("network.topology")
+    if name and name not in TOPOLOGIES:
+        r.fail("network.topology", name, f"unknown lab topology (one of {', '.join(TOPOLOGIES)}; see `icesim lab list`)")
+    return name
 
 
 def _versions(r: _Reader) -> tuple[tuple[str, float], ...]:

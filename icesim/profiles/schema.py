@@ -86,6 +86,7 @@ FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("network.udp_blocked", False, "all outgoing UDP is dropped (701 after the browser's STUN timeout)"),
     ("network.rtt_ms", 30.0, "median round trip to the STUN/TURN server (ms)"),
     ("network.rtt_sigma", 0.4, "log-normal spread of the round trip (0 = always the median)"),
+    ("network.topology", "", "lab topology (`icesim lab list`) for `icesim dataset --lab`; empty = none: the nearest to this network"),
     ("timing.behaviour", "natural", "natural | regular: regular = no RTT spread (automation on a quiet host)"),
     ("pools", {}, "extra pools: NAME = [CIDR, ...] (any range you own; defaults are documentation ranges)"),
 )
@@ -143,6 +144,7 @@ class Profile:
     rtt_ms: float
     rtt_sigma: float
     timing: str
+    topology: str = ""  # `icesim dataset --lab` only; "" = the nearest to the network (dataset/lab_network.py)
     source: str = ""
     digest: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
