@@ -48,6 +48,9 @@ def _rich_progress(total: int, already: int):
 @click.option("--shard-size", type=int, default=1000, show_default=True, help="Sessions per output part (the unit of resume).")
 @click.option("--time-scale", type=float, default=1000.0, show_default=True, help="Browser timers run F times faster; t stays browser time.")
 @click.option("--max-lag", "max_lag_ms", type=float, default=0.5, show_default=True, metavar="MS", help="Admit a session only while the worker's event loop lags less than MS (loop lag would count as network time in t); 0 = no pacing.")
+@click.option("--lab", is_flag=True, help="Run every session as a real gather inside a network lab of its profile's topology (`icesim lab`; root or user namespaces). Slower, kernel-real.")
+@click.option("--labs", type=int, default=4, show_default=True, help="With --lab: labs running at once (at least one per topology the run needs).")
+@click.option("--lab-gathers", type=int, default=2, show_default=True, help="With --lab: gathers running at once in each lab.")
 @click.option("--skip-unsupported", is_flag=True, help="Leave out (with a warning) profiles this build cannot run, instead of exit 2.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
@@ -68,8 +71,14 @@ def dataset_cmd(ctx: click.Context, log_level: str, no_progress: bool, **opts) -
     def quiet(total: int, already: int):
         yield lambda n: None
 
-    manifest = build_dataset(options, quiet if no_progress else _rich_progress,
-                             warn=lambda m: click.echo(f"icesim: warning: {m}", err=True))
+    from .lab import LabError, LabUnavailable
+
+    try:
+        manifest = build_dataset(options, quiet if no_progress else _rich_progress,
+                                 warn=lambda m: click.echo(f"icesim: warning: {m}", err=True))
+    except LabError as exc:  # one line; no namespaces here: exit 2, a lab failing mid-run: 1 (re-run resumes)
+        click.echo(f"icesim: error: {exc}", err=True)
+        raise SystemExit(2 if isinstance(exc, LabUnavailable) else 1) from None
     click.echo(json.dumps({k: manifest[k] for k in ("status", "counts", "sessions_this_run", "wall_time_s", "sessions_per_s")}))
 
 

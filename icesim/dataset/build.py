@@ -36,6 +36,9 @@ class DatasetOptions:
     time_scale: float = 1000.0
     skip_unsupported: bool = False
     max_lag_ms: float = 0.5
+    lab: bool = False  # every session in a real network lab (lab_sessions.py)
+    labs: int = 4  # with lab: labs running at once (at least one per topology)
+    lab_gathers: int = 2  # with lab: gathers at once in each lab
 
     def validate(self) -> None:
         if self.sessions < 1:
@@ -58,14 +61,23 @@ class DatasetOptions:
             raise ConfigError("--scheduler", None, "--executor dask needs --scheduler tcp://HOST:PORT")
         if self.executor == "local" and self.scheduler:
             raise ConfigError("--scheduler", self.scheduler, "only with --executor dask")
+        if self.lab and self.executor != "local":
+            raise ConfigError("--executor", self.executor, "--lab builds its labs on this machine: local only")
+        if self.labs < 1:
+            raise ConfigError("--labs", self.labs, "must be >= 1")
+        if self.lab_gathers < 1:
+            raise ConfigError("--lab-gathers", self.lab_gathers, "must be >= 1")
 
 
 def resolve_profiles(opts: DatasetOptions, warn: Callable[[str], None]) -> list:
     weighted = select_profiles(opts.profiles, load_library())
     runnable = []
+    check = check_runnable
+    if opts.lab:
+        from .lab_network import check_lab_runnable as check
     for profile, weight in weighted:
         try:
-            check_runnable(profile)
+            check(profile)
         except ProfileError as exc:
             if not opts.skip_unsupported:
                 raise ProfileError(profile.source, exc.field_name.split(": ", 1)[-1], exc.value,
@@ -76,6 +88,13 @@ def resolve_profiles(opts: DatasetOptions, warn: Callable[[str], None]) -> list:
     if not runnable:
         raise ProfileError("--profiles", "spec", opts.profiles, "no runnable profile left (see --skip-unsupported)")
     return runnable
+
+
+def lab_topologies(profiles) -> dict[str, str | None]:
+    """Profile -> the lab topology its sessions run in (None: the page never reaches ICE)."""
+    from .lab_network import lab_topology
+
+    return {p.name: lab_topology(p) if p.needs_gather else None for p in profiles}
 
 
 def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], None]) -> dict[str, Any]:
@@ -94,6 +113,13 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
         "time_scale": opts.time_scale, "max_lag_ms": opts.max_lag_ms,
         "profiles": [{"name": p.name, "weight": w, "sha256": p.digest, "label": p.label} for p, w in profiles],
     }
+    if opts.lab:
+        from .lab_sessions import check_labs
+
+        check_labs()  # LabUnavailable before anything is written
+        identity["network"] = "lab"  # resuming needs the same kind of run (absent = in-process)
+        lab_info = {"kernel_real": True, "labs_max": opts.labs, "lab_gathers": opts.lab_gathers,
+                    "lab_topologies": lab_topologies(p for p, _ in profiles)}
     out = DatasetDir(opts.out, opts.fmt)
     opts.out.mkdir(parents=True, exist_ok=True)
     out.check_resumable(identity)
@@ -105,7 +131,7 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
     ]
     from .. import __version__
 
-    manifest = {**identity, "icesim_version": __version__, "status": "running", "executor": opts.executor,
+    manifest = {**identity, **(lab_info if opts.lab else {}), "icesim_version": __version__, "status": "running", "executor": opts.executor,
                 "workers": opts.workers, "concurrency": concurrency, "python": platform.python_version()}
     out.write_manifest(manifest)
     job = Job(profiles=tuple(profiles), seed=opts.seed, time_scale=opts.time_scale, concurrency=concurrency,
@@ -114,7 +140,11 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
     log.info("dataset.start", shards=len(shards), resumed_shards=len(done), concurrency=concurrency)
     start = time.perf_counter()
     with progress_factory(opts.sessions, already) as advance:
-        if opts.executor == "dask":
+        if opts.lab:
+            from .lab_sessions import run_lab
+
+            stats = run_lab(job, shards, out, advance, opts.labs, opts.lab_gathers)
+        elif opts.executor == "dask":
             stats = run_dask(job, shards, opts.scheduler or "", out, advance)
         else:
             stats = run_local(job, shards, opts.workers, out, advance)
@@ -123,7 +153,7 @@ def build_dataset(opts: DatasetOptions, progress_factory, warn: Callable[[str], 
     manifest.update({
         "status": "complete", "counts": out.label_counts(), "wall_time_s": round(wall, 3),
         "sessions_this_run": ran, "sessions_per_s": round(ran / wall, 1) if wall > 0 else None,
-        "resumed_shards": len(done), "stun_server": stats,
+        "resumed_shards": len(done), ("lab" if opts.lab else "stun_server"): stats,
     })
     if stats.get("unexpected_timeouts"):
         warn(f"{stats['unexpected_timeouts']} sessions of profiles that do not block UDP got a STUN/TURN timeout "

@@ -48,7 +48,7 @@ FEATURES_SCHEMA = pa.schema([
 
 FORMATS = ("parquet", "jsonl")
 # The manifest fields a resumed run must agree with.
-IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale")
+IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale", "network")
 
 
 def part_name(shard: int, fmt: str) -> str:

@@ -19,11 +19,11 @@ import structlog
 from ..bench import raise_fd_limit
 from ..net import RealNet
 from ..profiles import Profile
-from .features import session_features
 from .nat import DatasetStunServer, NatRegistry
 from .pacing import LagGate
 from .plan import ProfileMix, plan_session
 from .session import WorkerEnv, run_session
+from .shard_rows import ShardRows, finished_row
 
 log = structlog.get_logger(__name__)
 
@@ -114,7 +114,6 @@ async def run_shards(
     Returns the STUN servers' counters (kernel drops must be 0: see DatasetStunServer)."""
     env, servers = await open_env(job)
     gate = LagGate(job.max_lag_ms)
-    loop = asyncio.get_running_loop()
     writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="icesim-shard-writer")
     mix = ProfileMix(list(job.profiles))
     sem = asyncio.Semaphore(job.concurrency)
@@ -129,33 +128,16 @@ async def run_shards(
     gc.set_threshold(50_000, 20, 100)
     try:
         for shard in shards:
-            rows: list[dict | None] = [None] * (shard.stop - shard.start)
-            feats: list[dict | None] = [None] * len(rows)
-            left = [len(rows)]
+            collected = ShardRows(shard, on_shard, writer, pending_writes, on_progress)
 
-            def done(task: asyncio.Task, shard=shard, rows=rows, feats=feats, left=left) -> None:
-                sem.release()
-                inflight.discard(task)
-                if task.cancelled():
+            def done(task: asyncio.Task, collected=collected) -> None:
+                row = finished_row(task, sem.release, inflight, failure)
+                if row is None:
                     return
-                if task.exception() is not None:
-                    failure.append(task.exception())
-                    return
-                row = task.result()
                 row["loop_lag_ms"] = max(row["loop_lag_ms"], gate.lag_ms)
-                slot = row["index"] - shard.start
-                rows[slot] = row
-                # Features per session as it ends: a whole shard's at once would stall the loop.
-                f = feats[slot] = session_features({**row, "events": row.pop("_events")})
+                f = collected.add(row)
                 if not row["udp_blocked"] and "timed out" in f["error_texts"]:
                     unexpected[0] += 1
-                if on_progress is not None:
-                    on_progress(1)
-                left[0] -= 1
-                if left[0] == 0:
-                    # Encoding and writing a shard takes 100s of ms: in a thread, so the loop (and
-                    # the browser time of every gather in flight) does not stop for it.
-                    pending_writes.append(loop.run_in_executor(writer, on_shard, shard, rows, feats))
 
             for index in range(shard.start, shard.stop):
                 await sem.acquire()
