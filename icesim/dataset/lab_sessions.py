@@ -81,9 +81,16 @@ class TopologyLabs:
 
 
 def share_labs(counts: dict[str, int], labs: int) -> dict[str, int]:
-    """`labs` labs shared by the sessions per topology; at least one for each topology."""
-    total = sum(counts.values()) or 1
-    return {t: max(1, round(labs * n / total)) for t, n in counts.items()}
+    """`labs` labs shared in proportion to the sessions per topology (largest remainders), at
+    least one per topology: max(labs, topologies) labs in all."""
+    share = {t: 1 for t in counts}
+    for _ in range(max(labs, len(counts)) - len(counts)):
+        # the next lab goes where the sessions per lab would be highest
+        t = max(counts, key=lambda t: (counts[t] / share[t], -share[t]))
+        if counts[t] <= share[t]:  # more labs than sessions: the rest would idle
+            break
+        share[t] += 1
+    return share
 
 
 async def run_lab_shards(
