@@ -50,7 +50,7 @@ def _rich_progress(total: int, already: int):
 @click.option("--max-lag", "max_lag_ms", type=float, default=0.5, show_default=True, metavar="MS", help="Admit a session only while the worker's event loop lags less than MS (loop lag would count as network time in t); 0 = no pacing.")
 @click.option("--lab", is_flag=True, help="Run every session as a real gather inside a network lab of its profile's topology (`icesim lab`; root or user namespaces). Slower, kernel-real.")
 @click.option("--labs", type=int, default=4, show_default=True, help="With --lab: labs running at once (at least one per topology the run needs).")
-@click.option("--lab-gathers", type=int, default=2, show_default=True, help="With --lab: gathers running at once in each lab.")
+@click.option("--lab-gathers", type=int, default=32, show_default=True, help="With --lab: gathers running at once in each lab (one process in its client namespace; started as --max-lag allows).")
 @click.option("--skip-unsupported", is_flag=True, help="Leave out (with a warning) profiles this build cannot run, instead of exit 2.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)

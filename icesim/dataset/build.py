@@ -38,7 +38,7 @@ class DatasetOptions:
     max_lag_ms: float = 0.5
     lab: bool = False  # every session in a real network lab (lab_sessions.py)
     labs: int = 4  # with lab: labs running at once (at least one per topology)
-    lab_gathers: int = 2  # with lab: gathers at once in each lab
+    lab_gathers: int = 32  # with lab: gathers at once in each lab (paced by --max-lag)
 
     def validate(self) -> None:
         if self.sessions < 1:

@@ -167,3 +167,18 @@ def test_lab_option_checks(tmp_path: Path) -> None:
 def test_profile_topology_defaults_to_none(tmp_path: Path) -> None:
     assert _profile(tmp_path, "").topology == ""
     assert dataclasses.replace(_profile(tmp_path, '[network]\ntopology = "lossy"\n', "l")).topology == "lossy"
+
+
+async def test_lab_worker_runs_gathers_from_gather_options_and_reports_bad_ones() -> None:
+    from icesim.dataset.lab_worker import run_one
+
+    ok = await run_one({"id": 1, "args": ["--stun=none", "--interface=eth0=127.0.0.1:ethernet", "--no-mdns",
+                                          "--seed=3", "--time-scale=1000"]}, 0.25)
+    assert ok["id"] == 1 and ok["lag_ms"] == 0.25 and "error" not in ok
+    assert ok["events"][0]["type"] == "meta" and ok["events"][0]["seed"] == 3
+    assert ok["events"][-1] == {"type": "icecandidate", "t": ok["events"][-1]["t"], "candidate": None}
+    assert {"type": "icegatheringstatechange", "t": ok["events"][-2]["t"], "state": "complete"} == ok["events"][-2]
+    bad = await run_one({"id": 2, "args": ["--browser=netscape", "--stun=none"]}, 0.0)
+    assert bad["id"] == 2 and "netscape" in bad["error"] and "events" not in bad
+    serverless = await run_one({"id": 3, "args": []}, 0.0)  # a lab session always names the lab's servers
+    assert "--stun" in serverless["error"]
