@@ -216,6 +216,10 @@ def bench_cmd(as_json: bool, ns: str, repeats: int, dataset_sessions: int) -> No
 
         result.update(measure_dataset(sessions=dataset_sessions))
         text += "\n" + format_dataset(result)
+        from .dataset.lab_bench import format_lab_dataset, measure_lab_dataset  # `dataset --lab`
+
+        result.update(measure_lab_dataset(sessions=min(dataset_sessions, 2000)))
+        text += "\n" + format_lab_dataset(result)
     click.echo(json.dumps(result) if as_json else text)
 
 

@@ -178,3 +178,13 @@ def test_without_namespaces_one_line_exit_2_and_nothing_written(tmp_path: Path) 
     assert done.stdout == "" and done.stderr.count("\n") == 1
     assert done.stderr.startswith("icesim: error: lab: cannot create the sandbox `") and "--user --map-root-user" in done.stderr
     assert not out.exists()
+
+
+def test_bench_measures_lab_dataset_throughput() -> None:
+    from icesim.dataset.lab_bench import format_lab_dataset, measure_lab_dataset
+
+    result = measure_lab_dataset(sessions=40)
+    assert result["dataset_lab_per_s"] > 0, result
+    d = result["dataset_lab"]
+    assert len(d["labs"]) >= 3 and d["unexpected_timeouts"] == 0 and d["lab_up_s_mean"] > 0
+    assert format_lab_dataset(result).startswith("dataset_lab_per_s: ")
