@@ -229,6 +229,10 @@ from .cli_repro import repro  # noqa: E402  (a command module of its own)
 
 cli.add_command(repro)
 
+from .cli_lab import lab_group  # noqa: E402  (a command module of its own)
+
+cli.add_command(lab_group)
+
 
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit 2."""
