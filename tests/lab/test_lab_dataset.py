@@ -101,6 +101,23 @@ def test_sessions_are_kernel_real_per_topology(lab_dataset: tuple[Path, str, dic
             assert " network-cost 900" in srflx[0]["candidate"]  # the profile's cellular adapter type
 
 
+def test_turn_profiles_get_the_labs_coturn_corporate_relays_over_tcp_only(tmp_path: Path) -> None:
+    """In a lab the page's TURN servers are real (coturn): behind the corporate firewall (TCP 443
+    only) the relay comes over TURN/TCP, STUN and TURN/UDP end in 701s."""
+    path = tmp_path / "isdl-corporate-turn.toml"
+    path.write_text('label = "human"\n[page]\nturn = ["udp", "tcp"]\n[network]\nudp_blocked = true\ntopology = "corporate"\n')
+    done = _dataset(tmp_path / "ds", str(path), 4)
+    assert done.returncode == 0, done.stderr
+    for row in pq.read_table(tmp_path / "ds" / "sessions.parquet").to_pylist():
+        events = json.loads(row["events"])
+        assert row["lab_topology"] == "corporate" and row["public_v4"] == "203.0.113.30"
+        relay = _cands(events, "relay")
+        assert [(c["address"], c["relayProtocol"], c["relatedAddress"]) for c in relay] == [("203.0.113.1", "tcp", "203.0.113.30")]
+        assert not _cands(events, "srflx")
+        assert sorted((e["errorCode"], e["url"]) for e in events if e["type"] == "icecandidateerror") == [
+            (701, "stun:203.0.113.1:3478"), (701, "turn:203.0.113.1:3478?transport=udp")]
+
+
 def test_manifest_says_kernel_real_and_labs_are_reused(lab_dataset: tuple[Path, str, dict]) -> None:
     out, _, _ = lab_dataset
     manifest = json.loads((out / "manifest.json").read_text())
