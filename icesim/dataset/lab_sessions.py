@@ -174,7 +174,7 @@ def share_labs(counts: dict[str, int], labs: int) -> dict[str, int]:
     """`labs` labs shared in proportion to the sessions per topology (largest remainders), at
     least one per topology: max(labs, topologies) labs in all."""
     share = {t: 1 for t in counts}
-    for _ in range(max(labs, len(counts)) - len(counts)):
+    for _ in range(max(labs, len(counts)) - len(counts) if counts else 0):
         # the next lab goes where the sessions per lab would be highest
         t = max(counts, key=lambda t: (counts[t] / share[t], -share[t]))
         if counts[t] <= share[t]:  # more labs than sessions: the rest would idle
@@ -198,7 +198,7 @@ async def run_lab_shards(
             if p.needs_gather:
                 counts[topology_of[p.name]] = counts.get(topology_of[p.name], 0) + 1
     pools = {t: TopologyLabs(t, n, per_lab, job.max_lag_ms) for t, n in share_labs(counts, labs).items()}
-    admit = asyncio.Semaphore(sum(len(pool.load) for pool in pools.values()) * per_lab)
+    admit = asyncio.Semaphore(max(1, sum(len(pool.load) for pool in pools.values()) * per_lab))  # 1: no page reaches ICE
     writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="icesim-shard-writer")
     failure: list[BaseException] = []
     inflight: set[asyncio.Task] = set()

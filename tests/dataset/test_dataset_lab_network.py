@@ -182,3 +182,28 @@ async def test_lab_worker_runs_gathers_from_gather_options_and_reports_bad_ones(
     assert bad["id"] == 2 and "netscape" in bad["error"] and "events" not in bad
     serverless = await run_one({"id": 3, "args": []}, 0.0)  # a lab session always names the lab's servers
     assert "--stun" in serverless["error"]
+
+
+def test_labs_are_shared_by_sessions_at_least_one_per_topology() -> None:
+    from icesim.dataset.lab_sessions import share_labs
+
+    assert share_labs({"a": 6, "b": 6, "c": 6}, 3) == {"a": 1, "b": 1, "c": 1}
+    assert share_labs({"a": 6, "b": 6, "c": 6}, 2) == {"a": 1, "b": 1, "c": 1}  # one each, whatever --labs
+    assert share_labs({"a": 90, "b": 10, "c": 1}, 8) == {"a": 6, "b": 1, "c": 1}
+    assert share_labs({"a": 2}, 4) == {"a": 2}  # no lab without a session for it
+    assert share_labs({}, 4) == {}
+
+
+async def test_pages_that_never_reach_ice_need_no_lab() -> None:
+    from icesim.dataset.lab_sessions import run_lab_shards
+    from icesim.dataset.worker import Job, Shard
+
+    library = load_library()
+    job = Job(profiles=((library["bot-api-removed"], 1.0), (library["bot-setup-throws"], 1.0)), seed=1,
+              time_scale=1000.0, concurrency=1)
+    written: list = []
+    stats = await run_lab_shards(job, [Shard(0, 0, 3), Shard(1, 3, 5)], lambda s, rows, feats: written.append((s, rows)),
+                                 lambda n: None, labs=4, per_lab=2)
+    assert stats["labs"] == {} and stats["gathers"] == 0
+    assert [len(rows) for _, rows in written] == [3, 2]
+    assert all(r["page_error"] and r["lab_topology"] is None and r["events"] == "[]" for _, rows in written for r in rows)
