@@ -83,7 +83,7 @@ def summary_table(rows: list[dict[str, Any]]) -> list[str]:
         body.append((r["case"], r["browser"], r["errorsSeen"] or "-", "-" if t is None else f"{t:.1f} ms", verdict))
     widths = [max(len(str(row[i])) for row in (head, *body)) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    lines = [fmt.format(*head).rstrip(), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row).rstrip() for row in body]
     for r in rows:
         for p in r.get("differences") or []:
