@@ -52,6 +52,11 @@ class NetworkSequence:
         # network's TCP active candidates wait for all of them (see _tcp_active).
         self.host_step_over = asyncio.Event()
         session.host_steps.append(self.host_step_over)
+        # The browser time of this network's TCP active candidate (0.0: none), which the next
+        # network's follows (see _tcp_active).
+        self.prev_tcp = session.tcp_steps[-1] if session.tcp_steps else None
+        self.tcp_out: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        session.tcp_steps.append(self.tcp_out)
 
     async def run(self) -> list[tuple[float, str]]:
         try:
@@ -75,6 +80,8 @@ class NetworkSequence:
             return self.ends
         finally:
             self.host_step_over.set()  # a failed bind must not keep the other networks waiting
+            if not self.tcp_out.done():
+                self.tcp_out.set_result(0.0)  # no TCP candidate: the next network need not wait
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
 
@@ -156,6 +163,16 @@ class NetworkSequence:
             await self.tl.sleep_until(self.seq_done + gap)
             for step in list(s.host_steps):
                 await step.wait()
-            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
+            if self.dialect.timers.tcp_waits_for_relays:
+                await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
+            else:  # Firefox: TCP before the relays (F8c, two_turn)
+                await self.tl.sleep_until(max(self.seq_done, s.hosts_out_t) + gap)
+            if self.prev_tcp is not None:
+                # After the previous network's TCP candidate whatever the event loop's latency
+                # (under load a late wake-up would otherwise stamp network 0's after network 1's).
+                prev_t = await self.prev_tcp
+                if prev_t:
+                    self.tl.advance_to(prev_t + max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01))
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))
+            self.tcp_out.set_result(self.tl.now())

@@ -62,9 +62,7 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         return "stun_error"
     if addr is None:
         return "skipped"
-    offset = session.dialect.start_offset_ms(session.ident, port.plan, server)
-    if offset > 0:  # the browser paces its transactions (Firefox: Ta = 20 ms)
-        await tl.sleep_until(session.started_t + offset)
+    await session.paced_start(tl, session.dialect.start_offset_ms(session.ident, port.plan, server))
     outcome = await _binding(session, port, server, addr, tl)
     keepalive = session.dialect.timers.stun_keepalive_ms is not None
     if outcome == "error_response" and keepalive and session.listen_until is not None:

@@ -50,6 +50,9 @@ SCENARIOS = {
     "turn_tcp_closed": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3999?transport=tcp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "turn_udp_dropped": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3998?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 25, "drop": 3998},
     "turn_nocred": {"cfg": {"iceServers": [{"urls": TURN}]}},
+    "stun_420": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 420), "wait": 25},
+    "stun_500": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 500), "wait": 25},
+    "two_turn": {"cfg": {"iceServers": [{"urls": [TURN + "?transport=udp", TURN + "?transport=tcp"], "username": "test", "credential": "secret"}]}},
     # For `icesim repro` (stun-closed-port, turn-dns-failure, turn-disallowed-port).
     "stun_closed": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3997"}]}, "wait": 20},
     "turn_nx": {"cfg": {"iceServers": [{"urls": "turn:nx.test:3478?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 20},
@@ -131,6 +134,11 @@ def main():
             wait = sc.get("wait", 15)
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft add table inet {P}drop; ip netns exec {SRV} nft 'add chain inet {P}drop input {{ type filter hook input priority 0; }}'; ip netns exec {SRV} nft add rule inet {P}drop input udp dport {sc['drop']} drop")
+            responder = None
+            if sc.get("responder"):
+                rport, rcode = sc["responder"]
+                responder = subprocess.Popen(["ip", "netns", "exec", SRV, sys.executable, __file__, "--responder", str(rport), str(rcode)])
+                time.sleep(0.5)
             prof = tempfile.mkdtemp(prefix=f"{P}-ffprof-")
             prefs = {"media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
                      "browser.shell.checkDefaultBrowser": False, "datareporting.policy.dataSubmissionEnabled": False}
@@ -152,6 +160,9 @@ def main():
             os.killpg(ff.pid, signal.SIGKILL)
             ff.wait()
             shutil.rmtree(prof, ignore_errors=True)
+            if responder is not None:
+                responder.kill()
+                responder.wait()
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft delete table inet {P}drop", check=False)
             if os.path.exists(out):
@@ -185,8 +196,29 @@ def serve(out):
     httpd.serve_forever()
 
 
+def respond(port: int, code: int) -> None:
+    """A STUN server answering every Binding request with error `code` (RFC 5389 ERROR-CODE)."""
+    import socket, struct
+    reasons = {420: b"Unknown Attribute", 500: b"Server Error", 400: b"Bad Request"}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("203.0.113.2", port))
+    log = open(f"/tmp/isd-cap/responder-{port}.log", "a")
+    while True:
+        data, addr = sock.recvfrom(2048)
+        if len(data) < 20 or data[0:2] != b"\x00\x01":
+            continue
+        log.write(f"{time.time():.3f} {addr}\n"); log.flush()
+        reason = reasons.get(code, b"Error")
+        reason += b" " * ((4 - len(reason) % 4) % 4)
+        value = struct.pack("!HBB", 0, code // 100, code % 100) + reason
+        attr = struct.pack("!HH", 0x0009, len(value)) + value
+        sock.sendto(struct.pack("!HH", 0x0111, len(attr)) + data[4:20] + attr, addr)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+    if len(sys.argv) == 4 and sys.argv[1] == "--responder":
+        respond(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--server":
         serve(sys.argv[2])
     else:
         main()
