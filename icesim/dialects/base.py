@@ -120,6 +120,11 @@ class Dialect(Protocol):
         """Whether a srflx whose address is the socket's own address is still signalled."""
         ...
 
+    def transport_done_events(self, ident: GatherIdentity, t: float, mid: str, mline: int) -> list[Event]:
+        """What the page sees when one transport (m-line) finishes gathering, before the
+        connection-wide end (Firefox: the "" end-of-candidates candidate; Chrome: nothing)."""
+        ...
+
     def completion_events(
         self, ident: GatherIdentity, t: float, jitter: Any, mid: str, mline: int
     ) -> list[Event]:

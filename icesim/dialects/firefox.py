@@ -279,15 +279,19 @@ class FirefoxDialect(TransportRules):
             rto *= 2
         return RetransmitSchedule(send_offsets_ms=tuple(offsets), timeout_ms=self.timers.give_up_ms + rng.uniform(lo, hi))
 
-    def completion_events(self, ident, t, jitter, mid, mline) -> list:
-        """The "" end-of-candidates marker (sdpMid, sdpMLineIndex, ufrag; every other attribute
-        null), then "complete", then the null candidate (F1, F3d, F5b, F8c)."""
+    def transport_done_events(self, ident, t, mid, mline) -> list:
+        """A "" end-of-candidates candidate per m-line whose gathering is over (sdpMid,
+        sdpMLineIndex, ufrag; every other attribute null) (F1, F3d, F5b, F8c; one per m-line:
+        reference C and the a=end-of-candidates of each m-line in the captures' SDP)."""
         marker = IceCandidate(candidate="", sdpMid=mid, sdpMLineIndex=mline, usernameFragment=ident.ufrag,
                               relayProtocol=ABSENT, url=ABSENT)
+        return [CandidateEvent(t=t, candidate=marker)]
+
+    def completion_events(self, ident, t, jitter, mid, mline) -> list:
+        """After the last marker: "complete", then the null candidate."""
         t_complete = t + jitter(self.timers.complete_after_marker_ms)
         t_null = t_complete + jitter(self.timers.null_after_complete_ms)
-        return [CandidateEvent(t=t, candidate=marker), GatheringStateChange(t=t_complete, state="complete"),
-                CandidateEvent(t=t_null, candidate=None)]
+        return [GatheringStateChange(t=t_complete, state="complete"), CandidateEvent(t=t_null, candidate=None)]
 
 
 def _response_code(code: int | None) -> int:
