@@ -150,6 +150,10 @@ class Dialect(Protocol):
         self, cand: IceCandidate, policy: GatherPolicy, pooled: bool
     ) -> IceCandidate | None: ...
 
+    def sdp_unsupported(self, media: tuple[str, ...]) -> str | None:
+        """Why the local description cannot be rendered for these m-lines (None: it can)."""
+        ...
+
     def local_description(
         self, ident: GatherIdentity, sections: list[MediaSection],
         candidates: dict[str, list[IceCandidate]],

@@ -13,6 +13,7 @@ from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
 
@@ -37,6 +38,7 @@ class FirefoxDialect(TransportRules):
 
     name = "firefox"
     srflx_from_turn = True  # F8c: srflx and relay from the one Allocate (no separate binding)
+    renders_sdp = True  # data-channel offers (firefox_sdp.py)
 
     def __init__(self, version: int = CURRENT_FIREFOX, timers: FirefoxTimers | None = None) -> None:
         self.version = version
@@ -292,6 +294,15 @@ class FirefoxDialect(TransportRules):
         t_complete = t + jitter(self.timers.complete_after_marker_ms)
         t_null = t_complete + jitter(self.timers.null_after_complete_ms)
         return [GatheringStateChange(t=t_complete, state="complete"), CandidateEvent(t=t_null, candidate=None)]
+
+    @staticmethod
+    def sdp_unsupported(media: tuple[str, ...]) -> str | None:
+        if any(kind != "data" for kind in media):
+            return "Firefox's SDP is modelled for a data channel only (audio/video were not captured)"
+        return None
+
+    def local_description(self, ident, sections, candidates) -> str:
+        return firefox_local_description(ident, sections, candidates)
 
 
 def _response_code(code: int | None) -> int:
