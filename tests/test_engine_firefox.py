@@ -164,7 +164,8 @@ async def test_one_end_of_candidates_marker_per_m_line_then_complete():
     connection's transports (one nICEr ctx)."""
     events = await ff_lines([], media=("audio", "video", "data"), bundle_policy="max-compat")
     markers = [e for e in events if e["type"] == "icecandidate" and e["candidate"] and e["candidate"]["candidate"] == ""]
-    assert [(m["candidate"]["sdpMid"], m["candidate"]["sdpMLineIndex"]) for m in markers] == [("0", 0), ("1", 1), ("2", 2)]
+    # One per m-line (in the order the transports finish: by mid here, unless the machine is slow).
+    assert sorted((m["candidate"]["sdpMid"], m["candidate"]["sdpMLineIndex"]) for m in markers) == [("0", 0), ("1", 1), ("2", 2)]
     for m in markers:
         mid = m["candidate"]["sdpMid"]
         own = [i for i, e in enumerate(events) if e["type"] == "icecandidate" and e["candidate"]
