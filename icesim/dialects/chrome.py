@@ -273,7 +273,10 @@ class ChromeDialect(ChromeTransportRules):
         ip = parse_ip(relayed[0])
         proto = server.relay_protocol
         prio = self.priority(self.relay_type_pref[proto], net, ip, relay_pref=relay_preference)
-        found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        if proto == "udp":
+            found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        else:
+            found = self.stream_relay_foundation(net, mapped, proto)
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
             # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
@@ -281,6 +284,18 @@ class ChromeDialect(ChromeTransportRules):
             # Capture S8: relayProtocol is null for a UDP relay, "tcp" for TCP.
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
+
+    def stream_relay_foundation(self, net: NetworkPlan, mapped: tuple[str, int], proto: str) -> str:
+        """A TURN/TCP (TLS) port computes its foundation before the connection's tiebreaker
+        reaches it: the tiebreaker is 0, so the foundation is the same in every connection
+        (1797656238 = CRC32("relay127.0.0.1udptcp0") in captures G_two_turn, P0-P3, R1, R1g).
+        The base is the TCP socket's local address: loopback for a loopback server (what the
+        server maps it to), else the network's address (not captured for a remote server)."""
+        mapped_ip = parse_ip(mapped[0])
+        base = str(mapped_ip) if mapped_ip.is_loopback else str(net.host_address or net.bind_address)
+        if self.rules_version < RANDOM_FOUNDATION_FROM:
+            return str(zlib.crc32(f"relay{base}udp{proto}".encode()))
+        return str(zlib.crc32(f"relay{base}udp{proto}0".encode()))
 
     def relay_preferences(self, turn_count: int) -> list[int]:
         """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1);

@@ -65,3 +65,6 @@ class ChromeTimers:
     # A pooled session's candidates reach the page at setLocalDescription, 0.05-0.35 ms apart,
     # "gathering" right after them (captures Q1, Q2).
     pooled_gap_ms: tuple[float, float] = (0.05, 0.35)
+    # disable_non_proxied_udp (no UDP port at all): "complete" 99-111 ms after "gathering"
+    # when nothing else is pending (captures P3s +99.4, R_policy_no_udp +111).
+    sequences_done_no_udp_ms: tuple[float, float] = (99.0, 112.0)

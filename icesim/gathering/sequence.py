@@ -92,7 +92,13 @@ class NetworkSequence:
                 if kind == "skipped":
                     return
                 t_end = child.now()
-                if kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
+                policy = self.session.policy
+                if kind == "relay_stream" and policy is not None and not policy.udp:
+                    # With no UDP at all (disable_non_proxied_udp) a TCP/TLS TURN port settles
+                    # like a UDP one: complete ~60 ms after it (captures P3 +59.9, P3g +58.9).
+                    kind = "relay"
+                    t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
+                elif kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
                     t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
                     self.session.relays_settled_t = max(self.session.relays_settled_t, t_end)
                 self.ends.append((t_end, kind))
@@ -131,6 +137,11 @@ class NetworkSequence:
                 if earlier:
                     delivered = [await asyncio.shield(f) for f in earlier if f is not None]
                     await self.tl.sleep_until(max(delivered) + s.jitter(self.dialect.timers.host_after_lookup_ms))
+            # Host candidates come in network order whatever order the binds finish in (every
+            # Firefox capture: interface 126's host, then 127's; Chrome: IPv4, then IPv6).
+            for step in s.host_steps[:self.index]:
+                await step.wait()
+            self.tl.advance_to(s.hosts_out_t)
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
