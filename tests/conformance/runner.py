@@ -246,6 +246,7 @@ def browser_argv(browser: str, scenario: sc.Scenario, profile: Path) -> list[str
     if browser == "chrome":
         rules = [f"MAP {name} {addr or '~NOTFOUND'}" for name, addr in scenario.resolve]
         rules += ["MAP * ~NOTFOUND", "EXCLUDE localhost", "EXCLUDE 127.0.0.1"]
+        rules += [f"EXCLUDE {host}" for host in scenario.literal_hosts()]
         argv = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 f"--user-data-dir={profile}", f"--host-resolver-rules={', '.join(rules)}"]
