@@ -26,7 +26,7 @@ from typing import Any
 MDNS_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.local$")
 FIXED_PORTS = (None, 0, 9)  # "no port", raddr 0.0.0.0:0 and TCP active's discard port
 TYPE_RANK = {"host": 0, "srflx": 1, "prflx": 2, "relay": 3}
-MASK_NAMES = frozenset({"ports", "mdns", "ufrag", "foundation"})
+MASK_NAMES = frozenset({"ports", "mdns", "ufrag", "foundation", "seeded_foundation"})
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class _Symbols:
                 self._port(port, c["type"])
             if MDNS_RE.match(str(c["address"])):
                 self.names.setdefault(c["address"], f"mdns{len(self.names) + 1}")
-            self.foundations.setdefault(c["foundation"], f"F{len(self.foundations) + 1}")
+            if "foundation" in masks or ("seeded_foundation" in masks and c.get("relayProtocol") != "tcp"):
+                self.foundations.setdefault(c["foundation"], f"F{len(self.foundations) + 1}")
         for c in cands:
             if c.get("usernameFragment") is not None:
                 self.ufrags.setdefault(c["usernameFragment"], f"ufrag{len(self.ufrags) + 1}")
@@ -115,7 +116,7 @@ class _Symbols:
         return self.names.get(address, address) if "mdns" in self.masks else address
 
     def foundation(self, value: Any) -> Any:
-        return self.foundations.get(value, value) if "foundation" in self.masks else value
+        return self.foundations.get(value, value)
 
     def ufrag(self, value: Any) -> Any:
         return self.ufrags.get(value, value) if "ufrag" in self.masks else value

@@ -192,12 +192,15 @@ class PageServer:
     def __init__(self, ns: str) -> None:
         self.result: dict | None = None
         self.posted = threading.Event()
+        self.gathering = threading.Event()  # the page is about to create its RTCPeerConnection
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                body = PAGE.read_bytes() if self.path.startswith("/page.html") else b""
-                self.send_response(200 if body else 404)
+                if self.path == "/start":
+                    owner.gathering.set()
+                body = PAGE.read_bytes() if self.path.startswith("/page.html") else b"{}"
+                self.send_response(200 if self.path.startswith(("/page.html", "/start")) else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -322,8 +325,11 @@ def _run_browser(lab: Lab, browser: str, scenario: sc.Scenario, workdir: Path, p
     with open(workdir / f"{browser}.log", "wb") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True, preexec_fn=_preexec)
-    started.set()
     try:
+        # icesim starts when the page starts gathering (not during the browser's start-up, whose
+        # CPU load would skew icesim's real network timing), or after 20 s if the page never does.
+        page.gathering.wait(20)
+        started.set()
         posted = page.posted.wait(KILL_AFTER_S)
     finally:
         _kill_group(proc)
@@ -340,7 +346,7 @@ def _run_browser(lab: Lab, browser: str, scenario: sc.Scenario, workdir: Path, p
 def _run_icesim(lab: Lab, browser: str, scenario: sc.Scenario, started: threading.Event) -> SideResult:
     argv = [*lab.exec_prefix(lab.browser), *icesim_argv(browser, scenario)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    started.wait(10)  # start as the browser starts: both sides see the same network at once
+    started.wait()  # start as the page starts: both sides gather on the same network at once
     t0 = time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=KILL_AFTER_S)

@@ -206,3 +206,17 @@ def test_mask_stream_symbols_and_unknown_masks():
     assert "ufrag ufrag1" in srflx["candidate"]
     with pytest.raises(ValueError):
         mask_stream(chrome_stream(), frozenset({"everything"}))
+
+
+def test_chrome_tcp_relay_foundations_are_not_masked():
+    """Chrome's relay-over-TCP foundation is the same on every connection (capture G_two_turn):
+    another value is a difference; the seeded UDP relay foundation may differ."""
+    lines = chrome_stream("G_two_turn")
+    relays = {x["candidate"]["relayProtocol"]: x["candidate"] for x in lines if label(x) == "relay udp"}
+    assert set(relays) == {None, "tcp"}
+    for proto, diff_kinds in ((None, []), ("tcp", ["field"])):
+        other = copy.deepcopy(lines)
+        c = next(x["candidate"] for x in other if label(x) == "relay udp" and x["candidate"]["relayProtocol"] == proto)
+        c["candidate"] = c["candidate"].replace(f"candidate:{c['foundation']} ", "candidate:12345 ")
+        c["foundation"] = "12345"
+        assert kinds(compare(lines, other, CHROME, COMMUTING["chrome"])) == diff_kinds
