@@ -21,7 +21,7 @@ from scenarios import by_name
 ROWS: list[Row] = []
 # How many runs at once. Each run is one browser plus one icesim process; the 40 s runs mostly
 # wait, so more runs than cores is fine.
-JOBS = int(os.environ.get("ICESIM_CONFORMANCE_JOBS", "6"))
+JOBS = int(os.environ.get("ICESIM_CONFORMANCE_JOBS", "4"))
 
 
 def _selected_runs(session: pytest.Session) -> list[tuple[str, str]]:
@@ -48,12 +48,12 @@ def conformance_runs(request: pytest.FixtureRequest) -> Iterator[dict[tuple[str,
             futures[(name, browser)] = pool.submit(
                 runner.run_scenario, index, browser, by_name(name), workdir / f"{browser}-{name}")
     started = time.monotonic()
+    request.config.stash[_WORKDIR] = workdir
     try:
         yield futures
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         request.config.stash[_SUITE_SECONDS] = time.monotonic() - started
-        request.config.stash[_WORKDIR] = workdir
 
 
 _SUITE_SECONDS = pytest.StashKey[float]()
@@ -66,6 +66,21 @@ def conformance_run(conformance_runs, scenario, browser) -> runner.RunResult:
     if missing:
         pytest.skip(f"conformance suite: {missing}")
     return conformance_runs[(scenario.name, browser)].result()
+
+
+@pytest.fixture
+def rerun(request: pytest.FixtureRequest):
+    """Run one (scenario, browser) again, alone: a timing difference counts only if it shows
+    twice (a loaded CI machine delays a single run's packets by hundreds of ms)."""
+
+    def again(scenario, browser: str) -> runner.RunResult:
+        workdir = request.config.stash.get(_WORKDIR, None) or Path(tempfile.mkdtemp(prefix=f"{runner.PREFIX}{os.getpid()}-"))
+        again.count += 1
+        return runner.run_scenario(1000 + len(ROWS) * 10 + again.count, browser, scenario,
+                                   workdir / f"{browser}-{scenario.name}-rerun{again.count}")
+
+    again.count = 0
+    return again
 
 
 @pytest.fixture

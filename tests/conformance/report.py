@@ -21,6 +21,7 @@ class Row:
     seconds: float
     differences: list[Difference] = field(default_factory=list)
     known: dict[int, str] = field(default_factory=dict)  # index in differences -> reason
+    note: str = ""
 
     @property
     def unexpected(self) -> list[Difference]:
@@ -62,8 +63,8 @@ def format_table(rows: list[Row]) -> str:
     """One line per scenario and browser, then every difference in full."""
     rows = sorted(rows, key=lambda r: (r.browser, r.scenario))
     head = ("scenario", "browser", "result", "events b/i", "run s")
-    body = [(r.scenario, r.browser, r.verdict, f"{r.browser_events}/{r.icesim_events}", f"{r.seconds:.1f}")
-            for r in rows]
+    body = [(r.scenario, r.browser, r.verdict + (" *" if r.note else ""), f"{r.browser_events}/{r.icesim_events}",
+             f"{r.seconds:.1f}") for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -71,6 +72,7 @@ def format_table(rows: list[Row]) -> str:
     matches = sum(1 for r in rows if not r.differences)
     lines.append(f"{matches}/{len(rows)} match; "
                  f"{sum(1 for r in rows if r.differences and not r.unexpected)} with known differences only")
+    lines += [f"  * {r.browser}/{r.scenario}: {r.note}" for r in rows if r.note]
     for r in rows:
         for i, d in enumerate(r.differences):
             tag = "known" if i in r.known else "DIFF"

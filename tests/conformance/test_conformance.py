@@ -16,10 +16,19 @@ pytestmark = pytest.mark.conformance
 
 @pytest.mark.parametrize("browser", BROWSERS)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_icesim_matches_the_browser(scenario, browser, conformance_run, record_row):
-    b, i = conformance_run.browser_side, conformance_run.icesim_side
-    diffs = run_differences(scenario, browser, b.lines, b.error, i.lines, i.error)
-    row = make_row(scenario, browser, b.lines, i.lines, diffs, conformance_run.seconds)
+def test_icesim_matches_the_browser(scenario, browser, conformance_run, record_row, rerun):
+    run = conformance_run
+    row = _row(scenario, browser, run)
+    if row.unexpected and all(d.kind == "timing" for d in row.unexpected):
+        run = rerun(scenario, browser)
+        row = _row(scenario, browser, run)
+        row.note = "timing differences in the parallel run: run again alone"
     record_row(row)
     assert not row.unexpected, f"{browser}/{scenario.name}: {scenario.summary}\n" + "\n".join(
         str(d) for d in row.unexpected)
+
+
+def _row(scenario, browser, run):
+    b, i = run.browser_side, run.icesim_side
+    diffs = run_differences(scenario, browser, b.lines, b.error, i.lines, i.error)
+    return make_row(scenario, browser, b.lines, i.lines, diffs, run.seconds)
