@@ -33,6 +33,26 @@ test: install deps-system
 bench: install
 	icesim bench
 
+# The conformance suite's oracles and lab (tests/conformance): headless Chromium and Firefox ESR,
+# iproute2 (network namespaces) and nftables (the lab's NAT and drops).
+.PHONY: deps-browsers conformance
+deps-browsers:
+	@missing=""; PATH="$$PATH:/usr/sbin:/sbin"; \
+	for pair in chromium:chromium firefox-esr:firefox-esr ip:iproute2 nft:nftables; do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
+	  echo "error:$$missing missing and installing needs root or sudo" >&2; exit 1; \
+	fi; \
+	echo "installing$$missing with apt-get"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+# icesim against real browsers, scenario by scenario; prints the table of matches and differences.
+conformance: install deps-system deps-browsers
+	$(PYTHON) -m pytest $(PYTEST_FLAGS) tests/conformance
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
