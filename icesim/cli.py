@@ -11,6 +11,7 @@ from typing import overload
 import click
 
 from . import logs
+from .dialects import BROWSER_HELP
 from .config import (
     ConfigError, Faults, GatherConfig, parse_hostport, parse_ice_url, parse_interface, parse_resolve,
 )
@@ -98,7 +99,7 @@ def cli() -> None:
 
 
 @cli.command("gather")
-@click.option("--browser", default="chrome", show_default=True, help="chrome[@VERSION] (firefox, safari: later).")
+@click.option("--browser", default="chrome", show_default=True, help=f"Dialect: {BROWSER_HELP}.")
 @click.option("--stun", multiple=True, metavar="URL", help="stun:HOST[:PORT]; repeatable; 'none' = no servers. Default: the embedded server.")
 @click.option("--turn", multiple=True, metavar="URL", help="turn:HOST[:PORT][?transport=udp|tcp] or turns:...; repeatable.")
 @click.option("--username", default=None, help="TURN username (all --turn URLs; required with --turn, as in Chrome).")

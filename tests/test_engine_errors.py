@@ -11,6 +11,7 @@ import struct
 import pytest
 from aioice import stun
 
+from alias_net import AliasNet
 from engine_helpers import ANY4, RecordingNet, cands, errors, gather_lines, host_ports, turn
 from icesim.net import RealNet
 from icesim.config import parse_ice_url
@@ -170,38 +171,6 @@ async def test_turn_low_port_gets_no_port_and_no_event(url):
     net.connect_tcp = connect_tcp
     events = await gather_lines([turn(url, "test", "secret")], net=net)
     assert not errors(events) and not cands(events, "relay") and net.sends == [] and connects == []
-
-
-class _RewritingSocket:
-    """Sends to a public alias on loopback and makes answers look like they came from it."""
-
-    def __init__(self, inner, aliases: dict[tuple[str, int], tuple[str, int]]) -> None:
-        self._inner, self._to_real = inner, aliases
-        self._to_alias = {v: k for k, v in aliases.items()}
-
-    @property
-    def local_address(self):
-        return self._inner.local_address
-
-    def sendto(self, data, addr):
-        self._inner.sendto(data, self._to_real.get(addr, addr))
-
-    def set_receiver(self, handler):
-        self._inner.set_receiver(lambda data, addr: handler(data, self._to_alias.get(addr, addr)))
-
-    def close(self):
-        self._inner.close()
-
-
-class AliasNet(RealNet):
-    """A public address (203.0.113.5:PORT) that is really a loopback server: lets a redirect to
-    a non-loopback ALTERNATE-SERVER be followed without leaving the machine."""
-
-    def __init__(self, aliases: dict[tuple[str, int], tuple[str, int]]) -> None:
-        self.aliases = aliases
-
-    async def bind_udp(self, host, port=0):
-        return _RewritingSocket(await super().bind_udp(host, port), self.aliases)
 
 
 async def test_turn_redirect_to_a_public_alternate_is_followed():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..config import IceServerUrl, Interface, IPAddress
-from ..events import CandidateErrorEvent, IceCandidate
+from ..events import CandidateErrorEvent, Event, IceCandidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,10 @@ class GatherIdentity:
     tiebreaker: int
     rng: random.Random
     mdns_names: dict[str, str] = field(default_factory=dict)
+    # Dialects that number foundations in creation order (Firefox) keep their tables here.
+    foundations: dict[tuple, int] = field(default_factory=dict)
+    server_ids: dict[IceServerUrl, int] = field(default_factory=dict)
+    start_slots: dict[tuple, int] = field(default_factory=dict)
 
 
 class Dialect(Protocol):
@@ -58,6 +62,36 @@ class Dialect(Protocol):
     name: str
     version: int
     timers: Any
+    # A TURN/UDP allocation's XOR-MAPPED-ADDRESS also yields a srflx (nICEr); Chrome runs a
+    # STUN binding to the TURN server instead (see stun_servers).
+    srflx_from_turn: bool
+
+    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+        """Called once before any socket: the browser creates its candidates here (Firefox numbers
+        foundations and paces transactions in this order). `servers` is the page's full list."""
+        ...
+
+    def refused_server_error(
+        self, server: IceServerUrl, t_gathering: float, rng: random.Random
+    ) -> CandidateErrorEvent | None:
+        """An error fired at once for a server the browser refuses to use (no packet is sent)."""
+        ...
+
+    def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
+        """When (after "gathering") the transaction to `server` on `net` may start."""
+        ...
+
+    def obfuscates_hosts(self, mdns: bool, permission: bool) -> bool: ...
+
+    def srflx_equal_to_host_emitted(self, mdns: bool) -> bool:
+        """Whether a srflx whose address is the socket's own address is still signalled."""
+        ...
+
+    def completion_events(
+        self, ident: GatherIdentity, t: float, jitter: Any, mid: str, mline: int
+    ) -> list[Event]:
+        """The end of gathering as the page sees it ("complete", the null candidate...)."""
+        ...
 
     def new_identity(self, rng: random.Random) -> GatherIdentity: ...
 

@@ -13,9 +13,13 @@ import zlib
 
 from ..addresses import address_precedence, is_private_ip, parse_ip, redact, uri_host
 from ..config import IceServerUrl, Interface, IPAddress
-from ..events import CandidateErrorEvent, IceCandidate
+from ..events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
+from .chrome_versions import (
+    CURRENT_CHROME, OWN_UNAUTHORIZED_TEXT_FROM, RANDOM_FOUNDATION_FROM, RELAY_PREF_FROM_N_FROM,
+    relay_udp_type_pref, static_foundation_type_name, stun_timeout_text,
+)
 
 ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -71,13 +75,42 @@ ERROR_TEXTS = {
 
 
 class ChromeDialect:
-    """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156."""
+    """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156, and
+    the rules that differ in older versions (chrome_versions.py)."""
 
     name = "chrome"
+    srflx_from_turn = False
 
-    def __init__(self, version: int = 156, timers: ChromeTimers | None = None) -> None:
+    def __init__(self, version: int = CURRENT_CHROME, timers: ChromeTimers | None = None) -> None:
         self.version = version
+        self.rules_version = version  # the Chrome version whose libwebrtc rules apply (Safari keeps 156)
         self.timers = timers or ChromeTimers()
+        self.relay_type_pref = {**TYPE_PREF_RELAY, "udp": relay_udp_type_pref(version)}
+
+    # --- the engine's per-browser questions (Chrome: the plain libwebrtc answers) -----------
+    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+        """libwebrtc's foundations are hashes: nothing to number up front."""
+
+    def refused_server_error(self, server, t_gathering, rng) -> CandidateErrorEvent | None:
+        return None  # Chrome uses every parsed server (loopback too: captures S3a, S5)
+
+    def start_offset_ms(self, ident, net, server) -> float:
+        return 0.0  # srflx at once, TURN at the relay phase (timers.relay_phase_ms)
+
+    @staticmethod
+    def obfuscates_hosts(mdns: bool, permission: bool) -> bool:
+        return mdns and not permission  # permission enumerates real IPs (B5, capture B1)
+
+    @staticmethod
+    def srflx_equal_to_host_emitted(mdns: bool) -> bool:
+        """An any-address socket's local address never equals a mapped one, so a srflx equal to
+        the host shows with mDNS (captures README); an enumerated socket drops it (B1)."""
+        return False
+
+    def completion_events(self, ident, t, jitter, mid, mline) -> list:
+        """"complete", then the null candidate (captures S1-S8); no end-of-candidates marker."""
+        t_null = t + jitter(self.timers.null_after_complete_ms)
+        return [GatheringStateChange(t=t, state="complete"), CandidateEvent(t=t_null, candidate=None)]
 
     # --- identity ---------------------------------------------------------------------
     def new_identity(self, rng: random.Random) -> GatherIdentity:
@@ -154,11 +187,13 @@ class ChromeDialect:
         local = ((net.preference << 8) | address_precedence(addr)) + relay_pref
         return (type_pref << 24) | (local << 8) | (256 - component)
 
-    @staticmethod
-    def foundation(ident: GatherIdentity, type_name: str, base_ip: str, protocol: str, relay_protocol: str = "") -> str:
+    def foundation(self, ident: GatherIdentity, type_name: str, base_ip: str, protocol: str, relay_protocol: str = "") -> str:
         """CRC32 of type + base IP + protocol + relay protocol + tiebreaker (p2p/base/port.cc
-        ComputeFoundation, random per connection since upstream #38485)."""
-        text = f"{type_name}{base_ip}{protocol}{relay_protocol}{ident.tiebreaker}"
+        ComputeFoundation, random per connection since upstream #38485); static before."""
+        if self.rules_version < RANDOM_FOUNDATION_FROM:
+            text = f"{static_foundation_type_name(type_name)}{base_ip}{protocol}{relay_protocol}"
+        else:
+            text = f"{type_name}{base_ip}{protocol}{relay_protocol}{ident.tiebreaker}"
         return str(zlib.crc32(text.encode()))
 
     # --- candidates -------------------------------------------------------------------
@@ -233,7 +268,7 @@ class ChromeDialect:
     def relay_candidate(self, ident, net, relayed, mapped, server, relay_preference, mid, mline):
         ip = parse_ip(relayed[0])
         proto = server.relay_protocol
-        prio = self.priority(TYPE_PREF_RELAY[proto], net, ip, relay_pref=relay_preference)
+        prio = self.priority(self.relay_type_pref[proto], net, ip, relay_pref=relay_preference)
         found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
         if proto == "tcp" and server.host_literal is not None:
             found = tcp_relay_foundation(str(server.host_literal))
@@ -245,10 +280,11 @@ class ChromeDialect:
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
 
-    @staticmethod
-    def relay_preferences(turn_count: int) -> list[int]:
-        """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1)."""
-        return list(range(turn_count, 0, -1))
+    def relay_preferences(self, turn_count: int) -> list[int]:
+        """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1);
+        before, N-1 down to 0 (B2)."""
+        top = turn_count if self.rules_version >= RELAY_PREF_FROM_N_FROM else turn_count - 1
+        return list(range(top, top - turn_count, -1))
 
     # --- URLs and errors --------------------------------------------------------------
     @staticmethod
@@ -295,10 +331,14 @@ class ChromeDialect:
                     return None
             return self._error(t, net, port, self.stun_url(server), code, reason or "")
         code, text = ERROR_TEXTS[("stun", kind)]
+        if kind == "timeout":
+            text = stun_timeout_text(self.rules_version)
         return self._error(t, net, port, self.stun_url(server), code, text)
 
     def turn_error(self, t, net, port, server, kind, code=None, reason=None, resolved=None):
         base_code, text = ERROR_TEXTS[("turn", kind)]
+        if kind == "unauthorized" and self.rules_version < OWN_UNAUTHORIZED_TEXT_FROM and reason:
+            text = reason  # the server's phrase (coturn: "Unauthorized", no full stop)
         clear = self.error_held_until_complete(server, resolved)
         return self._error(t, net, port, self.turn_url(server), code or base_code, text, clear_address=clear)
 

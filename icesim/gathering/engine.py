@@ -21,7 +21,7 @@ from ..addresses import uri_host
 from ..clock import OrderedEmitter, Timeline
 from ..config import GatherConfig, IceServerUrl
 from ..dialects import get_dialect
-from ..events import CandidateEvent, Event, GatheringStateChange, GatherMeta
+from ..events import Event, GatheringStateChange, GatherMeta
 from ..interfaces import machine_interfaces
 from ..net import FaultyNet, GatherResolver, Net, RealNet
 from .relay import release_allocation
@@ -51,7 +51,7 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     emitter = OrderedEmitter(config.time_scale)
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
-        timing_rng=timing_rng, mdns=config.mdns and not config.permission,
+        timing_rng=timing_rng, mdns=dialect.obfuscates_hosts(config.mdns, config.permission),
         mid=config.sdp_mid, mline=config.sdp_mline_index,
         mdns_delay=timing_rng.uniform(*dialect.timers.mdns_register_ms), listen_until=config.timeout_ms,
     )
@@ -66,9 +66,17 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     main = emitter.timeline(0.0)
     t_gathering = session.jitter(dialect.timers.gathering_after_ms)
     main.advance_to(t_gathering)
+    # Servers the browser refuses outright (Firefox: loopback; Safari: .local, blocked ports):
+    # their error comes first, before "gathering" (capture tests/data/firefox/stun_loopback).
+    refused = set()
+    for server in config.servers:
+        error = dialect.refused_server_error(server, t_gathering, timing_rng)
+        if error is not None:
+            refused.add(server)
+            session.emit(error)
     session.emit(GatheringStateChange(t=t_gathering, state="gathering"))
     timeout_ms = config.timeout_ms
-    runner = asyncio.ensure_future(_run(session, config, interfaces, main))
+    runner = asyncio.ensure_future(_run(session, config, interfaces, main, refused))
     runner.add_done_callback(lambda _: emitter.poke())
     # The page's deadline is a timeline of its own: nothing past it is released before it fires.
     deadline = deadline_task = None
@@ -118,13 +126,15 @@ def _url_text(s: IceServerUrl) -> str:
     return f"{s.scheme}:{host}:{s.port}{query}"
 
 
-async def _run(session: GatherSession, config: GatherConfig, interfaces, main: Timeline) -> None:
+async def _run(session: GatherSession, config: GatherConfig, interfaces, main: Timeline, refused: set) -> None:
     d = session.dialect
     plans = d.plan_networks(interfaces, config.permission)
-    stun_servers = d.stun_servers(config.servers)
-    turn_servers = [s for s in config.servers if s.is_turn]
+    d.prepare(session.ident, plans, config.servers)  # refused servers still count (Firefox foundations)
+    servers = [s for s in config.servers if s not in refused]
+    stun_servers = d.stun_servers(servers)
+    turn_servers = [s for s in servers if s.is_turn]
     prefs = d.relay_preferences(len(turn_servers))
-    start = main.now()
+    start = session.started_t = main.now()
     seq_done = start + session.jitter(d.timers.sequences_done_ms)
     sequences = [
         asyncio.ensure_future(NetworkSequence(
@@ -144,10 +154,9 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
     for event in session.held_errors:
         held_t = max(event.t, t_complete - session.jitter(d.timers.held_error_before_complete_ms))
         session.emit(dataclasses.replace(event, t=held_t))
-    session.emit(GatheringStateChange(t=t_complete, state="complete"))
+    for event in d.completion_events(session.ident, t_complete, session.jitter, session.mid, session.mline):
+        session.emit(event)
     log.info("gather.complete", t=round(t_complete, 1), networks=len(plans), ports_ended=len(ends))
-    t_null = t_complete + session.jitter(d.timers.null_after_complete_ms)
-    session.emit(CandidateEvent(t=t_null, candidate=None))
 
 
 def _complete_after(timers, kind: str) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from ..net import ResolveError, TcpStream
 from ..stun_framing import iter_attributes, well_framed
 from ..stun_transaction import StunTimeout, StunTransaction
 from .ports import UdpPort
-from .srflx import server_address
+from .srflx import emit_srflx, server_address
 
 if TYPE_CHECKING:
     from .session import GatherSession
@@ -89,8 +89,8 @@ def alternate_server(message: stun.Message) -> tuple[str, int] | None:
 class Rejected(Exception):
     """The allocation ended in an error event of this kind (and code)."""
 
-    def __init__(self, t: float, kind: str, code: int | None = None) -> None:
-        self.t, self.kind, self.code = t, kind, code
+    def __init__(self, t: float, kind: str, code: int | None = None, reason: str | None = None) -> None:
+        self.t, self.kind, self.code, self.reason = t, kind, code, reason
 
 
 class TurnAllocation:
@@ -121,6 +121,9 @@ class TurnAllocation:
             if self.addr is None:
                 return "skipped"
             await self.tl.sleep(self.session.jitter(self.dialect.timers.turn_setup_ms))
+            offset = self.dialect.start_offset_ms(self.session.ident, self.port.plan, self.server)
+            if offset > 0:  # the browser paces its transactions (Firefox: Ta = 20 ms)
+                await self.tl.sleep_until(self.session.started_t + offset)
             for attempt in range(self.dialect.timers.mismatch_retries + 1):
                 try:
                     return await self._allocate()
@@ -133,11 +136,13 @@ class TurnAllocation:
         except ResolveError:
             return self._fail(self.tl.now(), "dns")
         except Rejected as exc:
-            return self._fail(exc.t, exc.kind, exc.code)
+            return self._fail(exc.t, exc.kind, exc.code, exc.reason)
 
-    def _fail(self, t: float, kind: str, code: int | None = None) -> str:
+    def _fail(self, t: float, kind: str, code: int | None = None, reason: str | None = None) -> str:
         resolved = self.addr[0] if self.addr else None
-        event = self.dialect.turn_error(t, self.port.plan, self.local_port, self.server, kind, code, resolved=resolved)
+        event = self.dialect.turn_error(
+            t, self.port.plan, self.local_port, self.server, kind, code, reason=reason, resolved=resolved,
+        )
         if self.dialect.error_held_until_complete(self.server, resolved):
             self.session.held_errors.append(event)
         else:
@@ -222,7 +227,7 @@ class TurnAllocation:
                 self.addr, redirected = alternate, True
                 continue
             if code == 401:
-                raise Rejected(result.t, "unauthorized")
+                raise Rejected(result.t, "unauthorized", reason=msg.attributes.get("ERROR-CODE", (None, None))[1])
             if code == 437:
                 raise Rejected(result.t, "mismatch")
             # 438 stale nonce is not retried (capture S3_turn438), nor any other code.
@@ -235,6 +240,8 @@ class TurnAllocation:
         mapped = msg.attributes.get("XOR-MAPPED-ADDRESS") or relayed
         s = self.session
         s.allocations.append((send, request, self.key, self.server.username, self.realm, self.nonce))
+        if self.dialect.srflx_from_turn and not reliable and "XOR-MAPPED-ADDRESS" in msg.attributes:
+            emit_srflx(s, self.udp, (mapped[0], mapped[1]), self.server, t)  # nICEr's piggybacked srflx
         cand = self.dialect.relay_candidate(s.ident, self.port.plan, relayed, mapped, self.server, self.relay_pref, s.mid, s.mline)
         s.emit_candidate(t, cand)
         return "relay_stream" if reliable else "relay"

@@ -35,6 +35,8 @@ class GatherSession:
     relays_settled_t: float = 0.0
     # Browser time each server name's lookup completes (one lookup per name per gather).
     lookup_done_t: dict[str, float] = field(default_factory=dict)
+    # Browser time of "gathering": transaction start offsets count from it (start_offset_ms).
+    started_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
 

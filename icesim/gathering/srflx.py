@@ -58,8 +58,12 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         return "stun_error"
     if addr is None:
         return "skipped"
+    offset = session.dialect.start_offset_ms(session.ident, port.plan, server)
+    if offset > 0:  # the browser paces its transactions (Firefox: Ta = 20 ms)
+        await tl.sleep_until(session.started_t + offset)
     outcome = await _binding(session, port, server, addr, tl)
-    if outcome == "error_response" and session.listen_until is not None:
+    keepalive = session.dialect.timers.stun_keepalive_ms is not None
+    if outcome == "error_response" and keepalive and session.listen_until is not None:
         # Chrome re-sends the binding every 10 s after an error response and fires the error
         # again each time, after "complete" too (captures S2_stun420, S2_stunnoattr).
         session.background.append(asyncio.ensure_future(_keepalive(session, port, server, addr, tl.fork())))
@@ -97,15 +101,21 @@ async def _binding(session: "GatherSession", port: UdpPort, server: IceServerUrl
     mapped = message.attributes.get("XOR-MAPPED-ADDRESS") or message.attributes.get("MAPPED-ADDRESS")
     if mapped is None:
         return "error"  # a success without an address: libwebrtc ignores it
-    mapped = (mapped[0], mapped[1])
-    # One srflx per mapped address per socket; a srflx equal to the socket's own address is
-    # dropped unless the socket is an mDNS any-address one (p2p/base/stun_port.cc
-    # OnStunBindingRequestSucceeded; captures README: emitted with mDNS, not with permission).
-    if mapped in port.mapped_seen or mapped == port.sock.local_address:
-        return "ok"
+    emit_srflx(session, port, (mapped[0], mapped[1]), server, result.t)
+    return "ok"
+
+
+def emit_srflx(session: "GatherSession", port: UdpPort, mapped: tuple[str, int], server: IceServerUrl, t: float) -> None:
+    """One srflx per mapped address per socket; one equal to the socket's own address is
+    dropped unless the dialect signals it (p2p/base/stun_port.cc OnStunBindingRequestSucceeded:
+    an any-address socket never matches; Firefox keeps it while obfuscating hosts, capture
+    tests/data/firefox/stun_name, and prunes it otherwise, nomdns_stun)."""
+    if mapped in port.mapped_seen:
+        return
+    if mapped == port.sock.local_address and not session.dialect.srflx_equal_to_host_emitted(session.mdns):
+        return
     port.mapped_seen.add(mapped)
     cand = session.dialect.srflx_candidate(
         session.ident, port.plan, port.port, mapped, server, session.mdns, session.mid, session.mline
     )
-    session.emit_candidate(result.t, cand)
-    return "ok"
+    session.emit_candidate(t, cand)
