@@ -270,7 +270,7 @@ class ChromeDialect:
         proto = server.relay_protocol
         prio = self.priority(self.relay_type_pref[proto], net, ip, relay_pref=relay_preference)
         found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
-        if proto == "tcp" and server.host_literal is not None:
+        if proto == "tcp" and server.host_literal is not None and self.rules_version >= RANDOM_FOUNDATION_FROM:
             found = tcp_relay_foundation(str(server.host_literal))
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
