@@ -136,6 +136,8 @@ async def _run(session: GatherSession, config: GatherConfig, interfaces, main: T
     prefs = d.relay_preferences(len(turn_servers))
     start = session.started_t = main.now()
     seq_done = start + session.jitter(d.timers.sequences_done_ms)
+    session.hosts.expect(len(plans))
+    session.tcp_hosts.expect(len(plans))
     sequences = [
         asyncio.ensure_future(NetworkSequence(
             session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs)), seq_done,

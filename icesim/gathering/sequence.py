@@ -50,22 +50,32 @@ class NetworkSequence:
         self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
 
     async def run(self) -> list[tuple[float, str]]:
+        host_passed = tcp_passed = False
         try:
             port = await self._bind()
             if port is None:
                 return []
             self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
             await self._host(port)
+            self.session.hosts.passed(self.tl.now())
+            host_passed = True
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
                 self.tasks += [
                     self._spawn(functools.partial(gather_relay, self.session, port, s, p)) for s, p in self.turns
                 ]
             await self._tcp_active()
+            self.session.tcp_hosts.passed(self.tl.now())
+            tcp_passed = True
             self.tl.close()
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
+            # A sequence that ends early (no socket of its family, cancelled) releases the barriers.
+            if not host_passed:
+                self.session.hosts.passed(None)
+            if not tcp_passed:
+                self.session.tcp_hosts.passed(None)
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
 
@@ -125,7 +135,10 @@ class NetworkSequence:
             # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
             # candidates right after the relay's settle time, though only IPv4 had a relay).
             gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
-            await self.tl.sleep_until(self.seq_done + gap)
+            # ...and never before every network's host candidate, however late a socket's
+            # bind or mDNS name (Firefox: all UDP hosts, then all TCP hosts; F1, F3d, F8c).
+            last_host = await s.hosts.wait()
+            await self.tl.sleep_until(max(self.seq_done, last_host) + gap)
             await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t) + gap)
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))

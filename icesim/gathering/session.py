@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,32 @@ from ..dialects.base import Dialect, GatherIdentity, RetransmitSchedule
 from ..events import CandidateEvent, IceCandidate
 from ..net import GatherResolver, Net, TcpStream
 from .ports import UdpPort
+
+
+class StepBarrier:
+    """Set once every network's sequence has passed a step; `t` = the latest time it did."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.t = 0.0
+        self.done = asyncio.Event()
+
+    def expect(self, count: int) -> None:
+        self.pending = count
+        if count <= 0:
+            self.done.set()
+
+    def passed(self, t: float | None) -> None:
+        """One sequence passed the step (t None: it never reached it, e.g. no socket)."""
+        if t is not None:
+            self.t = max(self.t, t)
+        self.pending -= 1
+        if self.pending <= 0:
+            self.done.set()
+
+    async def wait(self) -> float:
+        await self.done.wait()
+        return self.t
 
 
 @dataclass(slots=True)
@@ -39,6 +66,11 @@ class GatherSession:
     started_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
+    # Barriers across the networks' sequences: every host candidate emitted (TCP active
+    # candidates never come before one), every TCP active step done (Firefox starts its STUN
+    # and TURN transactions only then). Each holds the latest browser time of its step.
+    hosts: "StepBarrier" = field(default_factory=lambda: StepBarrier())
+    tcp_hosts: "StepBarrier" = field(default_factory=lambda: StepBarrier())
 
     _schedule: RetransmitSchedule | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -94,6 +95,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("conformance: icesim vs real browsers")
     terminalreporter.write_line(format_table(ROWS))
     seconds = config.stash.get(_SUITE_SECONDS, None)
+    workdir = config.stash.get(_WORKDIR, None)
     if seconds is not None:
-        terminalreporter.write_line(f"runs took {seconds:.1f} s in parallel (up to {JOBS} at once); "
-                                    f"streams and logs in {config.stash[_WORKDIR]}")
+        terminalreporter.write_line(f"runs took {seconds:.1f} s in parallel (up to {JOBS} at once)")
+    if workdir is None:
+        return
+    # Streams, browser logs and profiles (~10 MB a run) are kept only when something to look at.
+    if any(r.unexpected for r in ROWS) or os.environ.get("ICESIM_CONFORMANCE_KEEP"):
+        terminalreporter.write_line(f"streams (result.json) and logs of every run kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)

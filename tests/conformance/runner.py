@@ -1,6 +1,6 @@
 """Runs one conformance scenario for real: a lab of three network namespaces, coturn in the
-server namespace, then the browser (headless Chromium or Firefox ESR) and icesim started at the
-same moment in the browser namespace. The only I/O module of the suite.
+server namespace, then the browser (headless Chromium or Firefox ESR) in the browser namespace,
+and icesim beside it as soon as the page starts gathering. The only I/O module of the suite.
 
 A browser never runs in the machine's own namespace: Chromium multicasts mDNS on every
 interface and Firefox looks up its vendor hosts (shared/captures/README.md). Every name made
