@@ -271,12 +271,17 @@ def _order_diffs(want: list[dict], got: list[dict], commuting: Commuting) -> lis
 
 
 def _timing_diffs(want: list[dict], got: list[dict], tolerance: Tolerance) -> list[Difference]:
+    """"gathering" is compared on the page's clock (t since createOffer), every other event
+    relative to "gathering": a browser slow to start gathering (a loaded machine delays
+    setLocalDescription by hundreds of ms) shows once, not in every later event."""
+
     def times(lines: list[dict]) -> dict[tuple[str, int], float]:
+        base = next((float(x["t"]) for x in lines if label(x) == "gathering"), 0.0)
         seen: Counter = Counter()
         out = {}
         for x in lines:
             lab = label(x)
-            out[(lab, seen[lab])] = float(x["t"])
+            out[(lab, seen[lab])] = float(x["t"]) - (0.0 if lab == "gathering" else base)
             seen[lab] += 1
         return out
 
@@ -286,6 +291,6 @@ def _timing_diffs(want: list[dict], got: list[dict], tolerance: Tolerance) -> li
         if not tolerance.allows(tw[key], tg[key]):
             lab, n = key
             diffs.append(Difference("timing", lab if n == 0 else f"{lab} #{n + 1}",
-                                    f"browser t={tw[key]:.1f}, icesim t={tg[key]:.1f} "
+                                    f"browser {tw[key]:.1f}, icesim {tg[key]:.1f} ms{'' if lab == 'gathering' else ' after gathering'} "
                                     f"({tg[key] - tw[key]:+.1f} ms)"))
     return diffs

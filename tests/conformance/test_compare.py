@@ -122,6 +122,21 @@ def test_timing_inside_the_tolerance_passes():
     assert compare(lines, later, CHROME, COMMUTING["chrome"], Tolerance(abs_ms=150, rel=0)) == []
 
 
+def test_a_late_gathering_is_one_timing_difference_not_one_per_event():
+    lines = chrome_stream()
+    late = copy.deepcopy(lines)
+    for x in late:
+        x["t"] += 400
+    (diff,) = compare(lines, late, CHROME, COMMUTING["chrome"])
+    assert (diff.kind, diff.what) == ("timing", "gathering")
+    slow_srflx = copy.deepcopy(lines)
+    slow_srflx[3]["t"] += 400
+    for x in slow_srflx[4:]:
+        x["t"] += 400
+    assert [(d.kind, d.what) for d in compare(lines, slow_srflx, CHROME, COMMUTING["chrome"])] == [
+        ("timing", "srflx udp"), ("timing", "complete"), ("timing", "null")]
+
+
 # ---------------------------------------------------------------------------------------------
 # What must fail
 # ---------------------------------------------------------------------------------------------
