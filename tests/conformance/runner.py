@@ -375,6 +375,11 @@ def run_scenario(index: int, browser: str, scenario: sc.Scenario, workdir: Path)
             password=sc.PASSWORD, exec_prefix=lab.exec_prefix(lab.server),
             probe_in=lambda fn: in_netns(lab.server, fn),
         ))
+        if scenario.loopback_server:
+            stack.enter_context(_coturn.start_coturn(
+                workdir / "coturn-loopback", port=sc.SERVER_PORT, username=sc.USERNAME, password=sc.PASSWORD,
+                exec_prefix=lab.exec_prefix(lab.browser), probe_in=lambda fn: in_netns(lab.browser, fn),
+            ))
         page = PageServer(lab.browser)
         stack.callback(page.close)
         started = threading.Event()

@@ -94,6 +94,11 @@ class Scenario:
     def ice_servers_js(self) -> list[dict]:
         return [s.to_js() for s in self.servers]
 
+    @property
+    def loopback_server(self) -> bool:
+        """A server on 127.0.0.1: coturn runs in the browser namespace too."""
+        return any(":127.0.0.1:" in u for s in self.servers for u in s.urls)
+
     def literal_hosts(self) -> list[str]:
         """The servers' IP-literal hosts (Chromium's --host-resolver-rules must EXCLUDE them:
         `MAP *` also catches literals, and TURN/TCP connects through the resolver)."""
@@ -107,7 +112,8 @@ def _turn(*urls: str, credential: str = PASSWORD) -> Server:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("host_only", "no iceServers"),
-    Scenario("mdns_off", "no iceServers, mDNS obfuscation off", mdns=False),
+    Scenario("mdns_off", "mDNS obfuscation off, STUN through the NAT (raddr shows the host)",
+             servers=(Server((STUN,)),), nat=True, mdns=False),
     Scenario("permission", "getUserMedia granted, STUN", servers=(Server((STUN,)),), permission=True),
     Scenario("stun", "STUN, routed (srflx = host address)", servers=(Server((STUN,)),)),
     Scenario("stun_nat", "STUN through a symmetric NAT", servers=(Server((STUN,)),), nat=True),
@@ -123,6 +129,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              servers=(_turn(TURN_UDP, credential="wrong"),), nat=True),
     Scenario("mixed", "STUN + TURN/UDP + TURN/TCP through the NAT",
              servers=(Server((STUN,)), _turn(TURN_UDP, TURN_TCP)), nat=True),
+    Scenario("stun_loopback", "STUN on the browser's own loopback (Firefox refuses it)",
+             servers=(Server((f"stun:127.0.0.1:{SERVER_PORT}",)),)),
 )
 
 

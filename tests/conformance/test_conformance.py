@@ -20,9 +20,10 @@ def test_icesim_matches_the_browser(scenario, browser, conformance_run, record_r
     run = conformance_run
     row = _row(scenario, browser, run)
     if row.unexpected and all(d.kind == "timing" for d in row.unexpected):
+        first = "; ".join(str(d) for d in row.unexpected)
         run = rerun(scenario, browser)
         row = _row(scenario, browser, run)
-        row.note = "timing differences in the parallel run: run again alone"
+        row.note = f"run again alone after timing differences in the parallel run: {first}"
     record_row(row)
     assert not row.unexpected, f"{browser}/{scenario.name}: {scenario.summary}\n" + "\n".join(
         str(d) for d in row.unexpected)
