@@ -17,13 +17,13 @@ pair of labels that the browser does not let commute ("order"); and times outsid
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-MDNS_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.local$")
+from chrome_helpers import MDNS_RE  # tests/chrome_helpers.py: uuid4 .local names
+
 FIXED_PORTS = (None, 0, 9)  # "no port", raddr 0.0.0.0:0 and TCP active's discard port
 TYPE_RANK = {"host": 0, "srflx": 1, "prflx": 2, "relay": 3}
 MASK_NAMES = frozenset({"ports", "mdns", "ufrag", "foundation", "seeded_foundation"})
