@@ -13,13 +13,15 @@ if not _structlog.is_configured():
     _logs.configure("warning")
 
 from .config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url
-from .events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, GatherMeta, IceCandidate, to_json_line
+from .events import (
+    CandidateErrorEvent, CandidateEvent, GatheringStateChange, GatherMeta, IceCandidate, LocalDescription, to_json_line,
+)
 from .gathering import gather
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CandidateErrorEvent", "CandidateEvent", "ConfigError", "Faults", "GatherConfig", "GatherMeta",
+    "CandidateErrorEvent", "CandidateEvent", "ConfigError", "Faults", "GatherConfig", "GatherMeta", "LocalDescription",
     "GatheringStateChange", "IceCandidate", "IceServerUrl", "Interface", "gather", "parse_ice_url",
     "to_json_line",
 ]

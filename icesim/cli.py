@@ -13,7 +13,8 @@ import click
 from . import logs
 from .dialects import BROWSER_HELP
 from .config import (
-    ConfigError, Faults, GatherConfig, parse_hostport, parse_ice_url, parse_interface, parse_resolve,
+    BUNDLE_POLICIES, ICE_TRANSPORT_POLICIES, IP_POLICIES, ConfigError, Faults, GatherConfig, parse_hostport,
+    parse_ice_url, parse_interface, parse_media, parse_resolve,
 )
 from .events import to_json_line
 from .gathering import gather
@@ -31,6 +32,13 @@ def _float_opt(name: str, value: str | None) -> float | None:
         return float(value)
     except ValueError:
         raise ConfigError(name, value, "must be a number") from None
+
+
+def _int_opt(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(name, value, "must be an integer") from None
 
 
 def build_config(opts: dict) -> tuple[GatherConfig, bool]:
@@ -67,6 +75,10 @@ def build_config(opts: dict) -> tuple[GatherConfig, bool]:
         permission=opts["permission"], mdns=not opts["no_mdns"], faults=faults,
         time_scale=_float_opt("--time-scale", opts["time_scale"] or "1"),
         timeout_ms=_float_opt("--timeout", opts["timeout"]), seed=opts["seed"],
+        ip_policy=opts["policy"], ice_transport_policy=opts["ice_transport_policy"],
+        media=parse_media(opts["media"]), bundle_policy=opts["bundle_policy"],
+        pool_size=_int_opt("--pool-size", opts["pool_size"]),
+        pool_lead_ms=_float_opt("--pool-lead", opts["pool_lead"]), sdp=opts["sdp"],
     )
     if config.time_scale <= 0:
         raise ConfigError("--time-scale", opts["time_scale"], "must be > 0")
@@ -106,7 +118,7 @@ def cli() -> None:
 @click.option("--credential", default=None, help="TURN credential (all --turn URLs; required with --turn).")
 @click.option("--interface", multiple=True, metavar="NAME=ADDR[:TYPE]", help="Interface to gather on (type ethernet|wifi|cellular|vpn|unknown); repeatable. Default: this machine's.")
 @click.option("--permission", is_flag=True, help="Camera/mic granted: enumerate interfaces with real IPs.")
-@click.option("--no-mdns", is_flag=True, help="Show the host IP instead of an mDNS name (Chrome's WebRtcHideLocalIpsWithMdns off).")
+@click.option("--no-mdns", is_flag=True, help="Show the host IP instead of an mDNS name (Chrome: WebRtcHideLocalIpsWithMdns off; Firefox: media.peerconnection.ice.obfuscate_host_addresses false).")
 @click.option("--block-udp", multiple=True, is_flag=False, flag_value="all", metavar="[HOST:PORT]", help="Drop UDP: all, or to HOST:PORT; repeatable.")
 @click.option("--drop", default=None, metavar="P", help="Probability each outgoing datagram is lost (0-1).")
 @click.option("--latency", default=None, metavar="MS", help="Added delay on every outgoing datagram and TCP connect.")
@@ -114,6 +126,13 @@ def cli() -> None:
 @click.option("--time-scale", default=None, metavar="F", help="Run browser timers F times faster; t stays browser time.")
 @click.option("--timeout", default=None, metavar="MS", help="The page listens until MS ms (browser time), then stops: events after it are cut, repeated STUN errors before it are kept. Default: stop at the null candidate.")
 @click.option("--seed", type=int, default=None, help="Reproducible ufrag, tiebreaker, mDNS names and timer jitter.")
+@click.option("--policy", default="default", show_default=True, metavar="POLICY", help=f"Chrome's WebRTC IP handling policy: {' | '.join(IP_POLICIES)}. Any but default ignores --permission.")
+@click.option("--ice-transport-policy", default="all", show_default=True, metavar="all|relay", help=f"RTCConfiguration.iceTransportPolicy ({' | '.join(ICE_TRANSPORT_POLICIES)}): relay signals relay candidates only (errors still fire).")
+@click.option("--media", default="data", show_default=True, metavar="KINDS", help="The offer's m-lines: data, audio, video, comma-separated (audio,video,data: recvonly transceivers + a data channel; Chrome orders them audio, video, data).")
+@click.option("--bundle-policy", default="balanced", show_default=True, metavar="POLICY", help=f"RTCConfiguration.bundlePolicy ({' | '.join(BUNDLE_POLICIES)}): balanced/max-compat gather one transport per m-line, max-bundle one in all.")
+@click.option("--pool-size", default="0", show_default=True, metavar="N", help="iceCandidatePoolSize: the first N transports take sessions gathered before createOffer; their candidates surface at once, before 'gathering'.")
+@click.option("--pool-lead", default="500", show_default=True, metavar="MS", help="With --pool-size: how long before createOffer the page constructed the RTCPeerConnection.")
+@click.option("--sdp", is_flag=True, help='End with {"type": "localdescription", "sdp": ...}: the final localDescription in the browser\'s form.')
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "pretty"]), default="jsonl", show_default=True)
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
 def gather_cmd(fmt: str, log_level: str, **opts) -> None:
@@ -191,6 +210,11 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
     logs.configure("warning")
     result = asyncio.run(bench.run_bench(ns=levels, repeats=repeats))
     click.echo(json.dumps(result) if as_json else bench.format_table(result))
+
+
+from .cli_repro import repro  # noqa: E402  (a command module of its own)
+
+cli.add_command(repro)
 
 
 def main() -> None:

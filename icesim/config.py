@@ -15,6 +15,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ADAPTER_TYPES = ("ethernet", "wifi", "cellular", "vpn", "unknown", "loopback")
 BROWSERS = ("chrome", "firefox", "safari")
+# Chrome's WebRTC IP handling policies (pref webrtc.ip_handling_policy / WebRtcIPHandling).
+IP_POLICIES = (
+    "default", "default_public_and_private_interfaces", "default_public_interface_only", "disable_non_proxied_udp",
+)
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+BUNDLE_POLICIES = ("balanced", "max-bundle", "max-compat")
+# What the page offers: recvonly audio/video transceivers and/or a data channel. Chrome lays
+# the m-lines out in this order whatever the page's call order (transceivers, then data).
+MEDIA_KINDS = ("audio", "video", "data")
 
 
 class ConfigError(ValueError):
@@ -205,6 +214,16 @@ class Faults:
         return bool(self.block_udp_all or self.block_udp or self.drop or self.latency_ms or self.resolve)
 
 
+def parse_media(text: str, field_name: str = "--media") -> tuple[str, ...]:
+    """`data`, `audio,video,data`...: a set of MEDIA_KINDS, returned in m-line order."""
+    parts = [p.strip().lower() for p in text.split(",")]
+    if not text.strip() or any(p not in MEDIA_KINDS for p in parts):
+        raise ConfigError(field_name, text, f"expected a comma-separated subset of {','.join(MEDIA_KINDS)}")
+    if len(set(parts)) != len(parts):
+        raise ConfigError(field_name, text, "each kind may appear once")
+    return tuple(k for k in MEDIA_KINDS if k in parts)
+
+
 @dataclass(slots=True)
 class GatherConfig:
     """Everything one gather needs. `servers` keeps the page's iceServers order."""
@@ -218,12 +237,32 @@ class GatherConfig:
     time_scale: float = 1.0
     timeout_ms: float | None = None  # the page gives up (browser time); None = wait for complete
     seed: int | None = None
-    sdp_mid: str = "0"
-    sdp_mline_index: int = 0
+    # The browser's WebRTC IP handling policy (IP_POLICIES); under any but "default" the
+    # permission state no longer matters (captures P1g-P3g).
+    ip_policy: str = "default"
+    ice_transport_policy: str = "all"  # RTCConfiguration.iceTransportPolicy: all | relay
+    media: tuple[str, ...] = ("data",)  # the offer's m-lines (MEDIA_KINDS, in that order)
+    bundle_policy: str = "balanced"  # RTCConfiguration.bundlePolicy
+    pool_size: int = 0  # RTCConfiguration.iceCandidatePoolSize
+    # With a pool: how long before createOffer() the page constructed the RTCPeerConnection
+    # (the pooled session gathers meanwhile; what it found surfaces at setLocalDescription).
+    pool_lead_ms: float = 500.0
+    sdp: bool = False  # end the stream with the final localDescription line
 
     def validate(self) -> None:
         if self.browser.split("@")[0] not in BROWSERS:
             raise ConfigError("--browser", self.browser, f"must be one of {', '.join(BROWSERS)}")
+        _check_choice("--policy", self.ip_policy, IP_POLICIES)
+        _check_choice("--ice-transport-policy", self.ice_transport_policy, ICE_TRANSPORT_POLICIES)
+        _check_choice("--bundle-policy", self.bundle_policy, BUNDLE_POLICIES)
+        if not self.media or len(set(self.media)) != len(self.media) or any(k not in MEDIA_KINDS for k in self.media):
+            raise ConfigError("--media", ",".join(self.media), f"expected a subset of {','.join(MEDIA_KINDS)}")
+        self.media = tuple(k for k in MEDIA_KINDS if k in self.media)
+        if isinstance(self.pool_size, bool) or not isinstance(self.pool_size, int) or not 0 <= self.pool_size <= 255:
+            # RTCPeerConnection throws for a pool size above 255 (webrtc-pc: [EnforceRange] octet).
+            raise ConfigError("--pool-size", self.pool_size, "must be an integer 0-255")
+        if not self.pool_lead_ms >= 0:
+            raise ConfigError("--pool-lead", self.pool_lead_ms, "must be >= 0")
         if not (self.time_scale > 0):
             raise ConfigError("--time-scale", self.time_scale, "must be > 0")
         if self.timeout_ms is not None and not self.timeout_ms > 0:
@@ -235,6 +274,11 @@ class GatherConfig:
         for server in self.servers:
             if server.is_turn:
                 _check_turn_credentials(server)
+
+
+def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(field_name, value, f"must be one of {', '.join(choices)}")
 
 
 def _check_turn_credentials(server: IceServerUrl) -> None:

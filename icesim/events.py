@@ -128,7 +128,19 @@ class CandidateErrorEvent:
         return d
 
 
-Event = GatherMeta | GatheringStateChange | CandidateEvent | CandidateErrorEvent
+@dataclass(frozen=True, slots=True)
+class LocalDescription:
+    """pc.localDescription.sdp as the page reads it after its last event (opt-in: --sdp)."""
+
+    t: float
+    sdp: str
+    type: str = "localdescription"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "t": round(self.t, 1), "sdp": self.sdp}
+
+
+Event = GatherMeta | GatheringStateChange | CandidateEvent | CandidateErrorEvent | LocalDescription
 
 
 def to_json_line(event: Event) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .events import CandidateErrorEvent, CandidateEvent, Event, GatheringStateChange, GatherMeta
+from .events import CandidateErrorEvent, CandidateEvent, Event, GatheringStateChange, GatherMeta, LocalDescription
 
 
 def pretty_line(event: Event) -> str:
@@ -17,6 +17,8 @@ def pretty_line(event: Event) -> str:
         c = event.candidate
         extra = f"  url={c.url}" if c.url else ""
         return head + f"icecandidate  {c.candidate or '(end-of-candidates)'}{extra}"
+    if isinstance(event, LocalDescription):
+        return head + "localDescription\n" + "\n".join("    " + line for line in event.sdp.splitlines())
     if isinstance(event, CandidateErrorEvent):
         return head + (
             f"icecandidateerror  {event.errorCode} {event.errorText!r}  url={event.url}"

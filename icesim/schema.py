@@ -13,7 +13,7 @@ from typing import Any
 
 SCHEMA_RESOURCE = "schemas/events.v1.json"
 # Each top-level "type" value names the $defs entry that describes that kind of line.
-_KINDS = ("meta", "icegatheringstatechange", "icecandidate", "icecandidateerror")
+_KINDS = ("meta", "icegatheringstatechange", "icecandidate", "icecandidateerror", "localdescription")
 
 
 class EventSchemaError(ValueError):

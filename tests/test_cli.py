@@ -122,8 +122,10 @@ def test_gather_log_level_info_goes_to_stderr() -> None:
         (["--resolve", "stun.test=999.1.1.1"], ["--resolve", "999.1.1.1"]),
         (["--block-udp", "127.0.0.1"], ["--block-udp", "127.0.0.1"]),
         (["--browser", "netscape"], ["--browser", "netscape"]),
-        (["--browser", "chrome@12"], ["--browser", "chrome@12"]),
-        (["--browser", "firefox@115"], ["--browser", "firefox@115"]),
+        (["--browser", "chrome@76"], ["--browser", "chrome@76", "77-156"]),
+        (["--browser", "chrome@157"], ["--browser", "chrome@157"]),
+        (["--browser", "firefox@91"], ["--browser", "firefox@91"]),
+        (["--browser", "safari@17"], ["--browser", "safari@17"]),
         (["--browser", "chrome@abc"], ["--browser", "chrome@abc"]),
         (["--format", "xml"], ["--format", "xml"]),
         (["--seed", "x"], ["--seed", "x"]),
@@ -196,3 +198,20 @@ def test_gather_into_a_closed_pipe_stops_quietly() -> None:
     proc.stdout.close()
     assert proc.wait(30) == 0
     assert proc.stderr.read() == b""
+
+
+def test_gather_help_names_every_dialect() -> None:
+    proc = run("gather", "--help")
+    text = " ".join(proc.stdout.split())
+    assert "chrome[@77-156] (default 156)" in text and "firefox (ESR 153)" in text and "safari" in text
+
+
+def test_gather_firefox_and_safari_end_to_end() -> None:
+    """Firefox refuses the embedded server on 127.0.0.1 at once, as the real one does; Safari
+    ends with the null candidate before "complete"."""
+    ff = lines(run("gather", "--browser", "firefox", "--seed", "2", "--interface", "eth0=198.51.100.2:ethernet"))
+    assert ff[0]["browser"] == "firefox@153"
+    assert ff[1]["type"] == "icecandidateerror" and ff[1]["errorCode"] == 701 and ff[2]["state"] == "gathering"
+    assert [e.get("state") or (e["candidate"] or {}).get("candidate") for e in ff[-3:]] == ["", "complete", None]
+    sf = lines(run("gather", "--browser", "safari", "--seed", "2", "--interface", "eth0=198.51.100.2:ethernet"))
+    assert sf[0]["browser"] == "safari@26" and sf[-2]["candidate"] is None and sf[-1]["state"] == "complete"

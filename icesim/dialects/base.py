@@ -31,6 +31,39 @@ class NetworkPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class GatherPolicy:
+    """What the browser's port allocator may gather and signal, from its IP handling policy,
+    the permission state, the mDNS setting and iceTransportPolicy (pure: see ChromeDialect.gather_policy)."""
+
+    enumerate: bool  # one network per interface (real IPs, ranks, network-id) vs any-address
+    mdns: bool  # host addresses replaced by .local names, srflx raddr masked
+    host: bool  # host candidates are signalled (UDP and TCP active)
+    udp: bool  # UDP at all: host UDP, STUN, TURN/UDP (False: only TURN over TCP/TLS)
+    signalled: frozenset[str] = frozenset({"host", "srflx", "prflx", "relay"})  # candidate filter
+    mask_related: bool = False  # relay-only filter: raddr/rport zeroed on what is signalled
+
+
+@dataclass(frozen=True, slots=True)
+class TransportPlan:
+    """One ICE transport of the offer: its own sockets and candidates, tagged with the m-line
+    it is gathered for. `pooled`: it took a session the candidate pool gathered early."""
+
+    mid: str
+    mline: int
+    pooled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSection:
+    """One m-line of the offer and the transport (by mid) whose candidates it lists; None =
+    no own transport (bundled under max-bundle: port 9, no candidates)."""
+
+    kind: str  # audio | video | data
+    mid: str
+    transport_mid: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RetransmitSchedule:
     """Browser time (ms) of each send after the first, and when the transaction gives up."""
 
@@ -72,7 +105,7 @@ class Dialect(Protocol):
         ...
 
     def refused_server_error(
-        self, server: IceServerUrl, t_gathering: float, rng: random.Random
+        self, server: IceServerUrl, t_gathering: float, rng: Any
     ) -> CandidateErrorEvent | None:
         """An error fired at once for a server the browser refuses to use (no packet is sent)."""
         ...
@@ -94,6 +127,28 @@ class Dialect(Protocol):
         ...
 
     def new_identity(self, rng: random.Random) -> GatherIdentity: ...
+
+    # Whether local_description renders this browser's SDP (--sdp); checked before gathering.
+    renders_sdp: bool
+
+    def gather_policy(
+        self, ip_policy: str, permission: bool, mdns: bool, ice_transport_policy: str
+    ) -> GatherPolicy: ...
+
+    def media_sections(self, media: tuple[str, ...], bundle_policy: str) -> list[MediaSection]: ...
+
+    def transports(
+        self, sections: list[MediaSection], pool_size: int
+    ) -> list[TransportPlan]: ...
+
+    def surface(
+        self, cand: IceCandidate, policy: GatherPolicy, pooled: bool
+    ) -> IceCandidate | None: ...
+
+    def local_description(
+        self, ident: GatherIdentity, sections: list[MediaSection],
+        candidates: dict[str, list[IceCandidate]],
+    ) -> str: ...
 
     def plan_networks(
         self, interfaces: list[Interface], permission: bool

@@ -16,6 +16,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
+from .chrome_transports import ChromeTransportRules
 from .chrome_versions import (
     CURRENT_CHROME, OWN_UNAUTHORIZED_TEXT_FROM, RANDOM_FOUNDATION_FROM, RELAY_PREF_FROM_N_FROM,
     relay_udp_type_pref, static_foundation_type_name, stun_timeout_text,
@@ -74,7 +75,7 @@ ERROR_TEXTS = {
 }
 
 
-class ChromeDialect:
+class ChromeDialect(ChromeTransportRules):
     """libwebrtc's any-address (mDNS) and enumerated (permission) gathering, Chrome 156, and
     the rules that differ in older versions (chrome_versions.py)."""
 

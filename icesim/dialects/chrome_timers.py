@@ -61,3 +61,9 @@ class ChromeTimers:
     # STUN keepalive after a binding error response: the binding is re-sent and the error fires
     # again ~10 s later (S2_stun420: +25.0 -> +10028.7; Sx_stun401: +5.7 -> +10018.3).
     stun_keepalive_ms: tuple[float, float] = (10000.0, 10015.0)
+    # Several transports (balanced/max-compat bundle policy): each starts its sequences a
+    # little after the previous one (captures M1, M3, M5, M6: mid 1 hosts 0.4-3.5 ms after mid 0's).
+    transport_gap_ms: tuple[float, float] = (0.4, 3.5)
+    # A pooled session's candidates reach the page at setLocalDescription, 0.05-0.35 ms apart,
+    # "gathering" right after them (captures Q1, Q2).
+    pooled_gap_ms: tuple[float, float] = (0.05, 0.35)

@@ -14,6 +14,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
 from .firefox_timers import FirefoxTimers
+from .transport_rules import TransportRules
 
 CURRENT_FIREFOX = 153  # the ESR the captures were made with
 
@@ -31,7 +32,7 @@ ADAPTER_RANK = {"ethernet": 1, "wifi": 2, "cellular": 3}
 TURN_CODES = {"unauthorized": 401, "mismatch": 437, "alternate_failed": 300}
 
 
-class FirefoxDialect:
+class FirefoxDialect(TransportRules):
     """nICEr's per-interface gathering with Firefox's host obfuscation."""
 
     name = "firefox"

@@ -56,3 +56,7 @@ class FirefoxTimers:
     mismatch_retry_ms: tuple[float, float] = (0.0, 0.0)
     # No STUN keepalive re-firing errors after "complete" (not seen in any capture).
     stun_keepalive_ms: tuple[float, float] | None = None
+    # Several transports / a candidate pool: not captured for Firefox yet; Chrome's values
+    # (ChromeTimers) stand in.
+    transport_gap_ms: tuple[float, float] = (0.4, 3.5)
+    pooled_gap_ms: tuple[float, float] = (0.05, 0.35)

@@ -15,12 +15,21 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange
 from .base import GatherIdentity, NetworkPlan
 from .chrome import RESTRICTED_PORTS, ChromeDialect
+from .transport_rules import TransportRules
 
 CURRENT_SAFARI = 26
+# The refused-URL error events queued by the constructor reach the page at its first await:
+# right after createOffer() is called (t0) [source reading only].
+URL_REFUSED_T_MS = 0.3
 
 
 class SafariDialect(ChromeDialect):
     name = "safari"
+    # Chrome's IP handling policies, pool priorities and SDP form are Chrome's, not WebKit's:
+    # only the shared JSEP rules apply (no capture of Safari to say more).
+    renders_sdp = False
+    gather_policy = TransportRules.gather_policy
+    surface = TransportRules.surface
 
     def __init__(self, version: int = CURRENT_SAFARI) -> None:
         # WebKit ships a recent libwebrtc: Chrome 156's libwebrtc rules [source reading only].
@@ -85,13 +94,13 @@ class SafariDialect(ChromeDialect):
     def refused_server_error(self, server: IceServerUrl, t_gathering: float, rng) -> CandidateErrorEvent | None:
         """WebKit drops server URLs whose host ends in ".local" or whose port is on the fetch
         spec's blocked list, and queues a 701 "URL is not allowed" with null address/port from
-        the constructor: the page sees it right after its first await, before "gathering"
-        [source reading only]."""
+        the constructor: the page sees it right after its first await, before "gathering",
+        in the order of the configuration [source reading only]."""
         if not (server.host.lower().rstrip(".").endswith(".local") or server.port in RESTRICTED_PORTS):
             return None
         query = f"?transport={server.transport}" if server.transport else ""
         return CandidateErrorEvent(
-            t=min(rng.uniform(0.1, 1.0), t_gathering), address=None, port=None,
+            t=min(URL_REFUSED_T_MS, t_gathering), address=None, port=None,
             url=f"{server.scheme}:{uri_host(server.host)}:{server.port}{query}", errorCode=701,
             errorText="URL is not allowed",
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import random
 from typing import AsyncGenerator
 
@@ -19,14 +18,15 @@ import structlog
 
 from ..addresses import uri_host
 from ..clock import OrderedEmitter, Timeline
-from ..config import GatherConfig, IceServerUrl
+from ..config import ConfigError, GatherConfig, IceServerUrl
 from ..dialects import get_dialect
-from ..events import Event, GatheringStateChange, GatherMeta
+from ..events import CandidateEvent, Event, GatherMeta, IceCandidate, LocalDescription
 from ..interfaces import machine_interfaces
 from ..net import FaultyNet, GatherResolver, Net, RealNet
 from .relay import release_allocation
-from .sequence import NetworkSequence, cancel_all
+from .sequence import cancel_all
 from .session import GatherSession
+from .transports import run_transports
 
 log = structlog.get_logger(__name__)
 
@@ -49,12 +49,16 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     if config.faults.active:
         base_net = FaultyNet(base_net, config.faults, random.Random(None if config.seed is None else config.seed + 2))
     emitter = OrderedEmitter(config.time_scale)
+    policy = dialect.gather_policy(config.ip_policy, config.permission, config.mdns, config.ice_transport_policy)
+    if config.sdp and not dialect.renders_sdp:
+        raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
-        timing_rng=timing_rng, mdns=dialect.obfuscates_hosts(config.mdns, config.permission),
-        mid=config.sdp_mid, mline=config.sdp_mline_index,
+        timing_rng=timing_rng, mdns=policy.mdns, policy=policy,
         mdns_delay=timing_rng.uniform(*dialect.timers.mdns_register_ms), listen_until=config.timeout_ms,
     )
+    sections = dialect.media_sections(config.media, config.bundle_policy)
+    transports = dialect.transports(sections, config.pool_size)
     interfaces = list(config.interfaces) if config.interfaces is not None else list(machine_interfaces())
     yield GatherMeta(
         browser=f"{dialect.name}@{dialect.version}", time_scale=config.time_scale, seed=config.seed,
@@ -62,10 +66,12 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     )
 
     log.info("gather.start", browser=config.browser, servers=len(config.servers),
-             interfaces=len(interfaces), permission=config.permission, time_scale=config.time_scale)
+             interfaces=len(interfaces), permission=config.permission, time_scale=config.time_scale,
+             policy=config.ip_policy, transports=len(transports), pooled=sum(t.pooled for t in transports))
     main = emitter.timeline(0.0)
     t_gathering = session.jitter(dialect.timers.gathering_after_ms)
     main.advance_to(t_gathering)
+    signalled: dict[str, list[IceCandidate]] = {}
     # Servers the browser refuses outright (Firefox: loopback; Safari: .local, blocked ports):
     # their error comes first, before "gathering" (capture tests/data/firefox/stun_loopback).
     refused = set()
@@ -74,16 +80,17 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
         if error is not None:
             refused.add(server)
             session.emit(error)
-    session.emit(GatheringStateChange(t=t_gathering, state="gathering"))
     timeout_ms = config.timeout_ms
-    runner = asyncio.ensure_future(_run(session, config, interfaces, main, refused))
+    runner = asyncio.ensure_future(run_transports(session, config, interfaces, main, transports, policy, refused, t_gathering))
     runner.add_done_callback(lambda _: emitter.poke())
     # The page's deadline is a timeline of its own: nothing past it is released before it fires.
     deadline = deadline_task = None
     if timeout_ms is not None:
         deadline = emitter.timeline(0.0)
         deadline_task = asyncio.ensure_future(_expire(deadline, timeout_ms))
-    try:
+
+    async def page_events() -> AsyncGenerator[Event, None]:
+        """The events the page hears, until the null candidate or its timeout."""
         while True:
             for event in emitter.ready():
                 if timeout_ms is not None and event.t > timeout_ms:
@@ -101,6 +108,17 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
             if runner.done() and deadline is not None:
                 deadline.close()
             await emitter.wait()
+
+    last_t = 0.0
+    try:
+        async for event in page_events():
+            if isinstance(event, CandidateEvent) and event.candidate is not None:
+                signalled.setdefault(event.candidate.sdpMid or "", []).append(event.candidate)
+            last_t = event.t
+            yield event
+        if config.sdp:
+            # What pc.localDescription.sdp holds when the page reads it after the last event.
+            yield LocalDescription(t=last_t, sdp=dialect.local_description(ident, sections, signalled))
     finally:
         cancel_all(session.background)
         for task in (runner, deadline_task):
@@ -124,50 +142,6 @@ def _url_text(s: IceServerUrl) -> str:
     host = uri_host(s.host)
     query = f"?transport={s.transport}" if s.transport else ""
     return f"{s.scheme}:{host}:{s.port}{query}"
-
-
-async def _run(session: GatherSession, config: GatherConfig, interfaces, main: Timeline, refused: set) -> None:
-    d = session.dialect
-    plans = d.plan_networks(interfaces, config.permission)
-    d.prepare(session.ident, plans, config.servers)  # refused servers still count (Firefox foundations)
-    servers = [s for s in config.servers if s not in refused]
-    stun_servers = d.stun_servers(servers)
-    turn_servers = [s for s in servers if s.is_turn]
-    prefs = d.relay_preferences(len(turn_servers))
-    start = session.started_t = main.now()
-    seq_done = start + session.jitter(d.timers.sequences_done_ms)
-    session.hosts.expect(len(plans))
-    session.tcp_hosts.expect(len(plans))
-    sequences = [
-        asyncio.ensure_future(NetworkSequence(
-            session, i, plan, main.fork(), stun_servers, list(zip(turn_servers, prefs)), seq_done,
-        ).run())
-        for i, plan in enumerate(plans)
-    ]
-    try:
-        await main.sleep_until(seq_done)
-        main.close()  # parked: the remaining events are computed, not waited for
-        ends = [end for result in await asyncio.gather(*sequences) for end in result]
-    finally:
-        cancel_all(sequences)  # the page went away early: no task may outlive the gather
-    t_complete = seq_done
-    for t_end, kind in ends:
-        t_complete = max(t_complete, t_end + session.jitter(_complete_after(d.timers, kind)))
-    for event in session.held_errors:
-        held_t = max(event.t, t_complete - session.jitter(d.timers.held_error_before_complete_ms))
-        session.emit(dataclasses.replace(event, t=held_t))
-    for event in d.completion_events(session.ident, t_complete, session.jitter, session.mid, session.mline):
-        session.emit(event)
-    log.info("gather.complete", t=round(t_complete, 1), networks=len(plans), ports_ended=len(ends))
-
-
-def _complete_after(timers, kind: str) -> tuple[float, float]:
-    """How long after a port's last step "complete" follows, by what that step was."""
-    return {
-        "relay": timers.complete_after_relay_ms,
-        "turn_error": timers.complete_after_turn_error_ms,
-        "tcp": timers.complete_after_tcp_ms,
-    }.get(kind, timers.complete_after_port_ms)
 
 
 def _cleanup(session: GatherSession) -> None:

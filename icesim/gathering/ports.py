@@ -27,6 +27,9 @@ class UdpPort:
         # Set once this socket's host candidate is out (or known not to come).
         self.host_done = asyncio.Event()
         self.host_t = 0.0
+        # When a STUN server name's lookup result reached this socket (browser time), for the
+        # later sockets' host candidates that queue behind it; None = this socket looks up no name.
+        self.lookup_delivered: asyncio.Future[float] | None = None
         sock.set_receiver(self._on_datagram)
 
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -48,34 +48,38 @@ class NetworkSequence:
         self.start = tl.now()
         self.tasks: list[asyncio.Future] = []
         self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
+        # Set when this network's UDP host step is over (or it has no socket): every
+        # network's TCP active candidates wait for all of them (see _tcp_active).
+        self.host_step_over = asyncio.Event()
+        session.host_steps.append(self.host_step_over)
+        self.tcp_step_over = asyncio.Event()
+        session.tcp_steps.append(self.tcp_step_over)
 
     async def run(self) -> list[tuple[float, str]]:
-        host_passed = tcp_passed = False
         try:
             port = await self._bind()
             if port is None:
+                self.host_step_over.set()
                 return []
+            if any(s.host_literal is None for s in self.stun_servers):
+                port.lookup_delivered = asyncio.get_running_loop().create_future()
+                self.session.lookup_ports[self.index] = port
             self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
             await self._host(port)
-            self.session.hosts.passed(self.tl.now())
-            host_passed = True
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
                 self.tasks += [
                     self._spawn(functools.partial(gather_relay, self.session, port, s, p)) for s, p in self.turns
                 ]
             await self._tcp_active()
-            self.session.tcp_hosts.passed(self.tl.now())
-            tcp_passed = True
+            self.session.tcp_out_t = max(self.session.tcp_out_t, self.tl.now())
+            self.tcp_step_over.set()
             self.tl.close()
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
-            # A sequence that ends early (no socket of its family, cancelled) releases the barriers.
-            if not host_passed:
-                self.session.hosts.passed(None)
-            if not tcp_passed:
-                self.session.tcp_hosts.passed(None)
+            self.host_step_over.set()  # a failed bind must not keep the other networks waiting
+            self.tcp_step_over.set()
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
 
@@ -119,13 +123,18 @@ class NetworkSequence:
                 # The mDNS name registration delays the host candidate (captures: srflx may precede
                 # it); registrations are served in order, the IPv6 one ~1 ms after the IPv4 one (S1-S8).
                 await self.tl.sleep(s.mdns_delay + self.index * s.jitter((0.3, 1.5)))
-                if self.index and s.lookup_done_t:
-                    timers = self.dialect.timers
-                    await self.tl.sleep_until(max(s.lookup_done_t.values()) + s.jitter(timers.host_after_lookup_ms))
+                # ... and queue behind an earlier socket's name lookup until its result is out
+                # (captures E: host6 0.1-2.6 ms after the IPv4 host-lookup 701, never before).
+                earlier = [p.lookup_delivered for i, p in s.lookup_ports.items() if i < self.index]
+                if earlier:
+                    delivered = [await asyncio.shield(f) for f in earlier if f is not None]
+                    await self.tl.sleep_until(max(delivered) + s.jitter(self.dialect.timers.host_after_lookup_ms))
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
+        s.hosts_out_t = max(s.hosts_out_t, port.host_t)
         port.host_done.set()
+        self.host_step_over.set()
 
     async def _tcp_active(self) -> None:
         s = self.session
@@ -134,11 +143,13 @@ class NetworkSequence:
             # TCP active candidates close each sequence, in network order, and only once every
             # UDP TURN port that has allocated has settled (capture B2: both networks' TCP
             # candidates right after the relay's settle time, though only IPv4 had a relay).
-            gap = self.index * s.jitter(self.dialect.timers.tcp_gap_ms)
-            # ...and never before every network's host candidate, however late a socket's
-            # bind or mDNS name (Firefox: all UDP hosts, then all TCP hosts; F1, F3d, F8c).
-            last_host = await s.hosts.wait()
-            await self.tl.sleep_until(max(self.seq_done, last_host) + gap)
-            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t) + gap)
+            # Every UDP host candidate of the gather comes first (every Firefox capture: udp,
+            # udp, tcp, tcp; B1): a slow bind must not let a TCP candidate overtake a host.
+            # In network order: a positive gap keeps network 1's TCP after network 0's.
+            gap = self.index * max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01)
+            await self.tl.sleep_until(self.seq_done + gap)
+            for step in list(s.host_steps):
+                await step.wait()
+            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clock import OrderedEmitter
-from ..dialects.base import Dialect, GatherIdentity, RetransmitSchedule
+from ..dialects.base import Dialect, GatherIdentity, GatherPolicy, RetransmitSchedule
 from ..events import CandidateEvent, IceCandidate
 from ..net import GatherResolver, Net, TcpStream
 from .ports import UdpPort
-
-
-class StepBarrier:
-    """Set once every network's sequence has passed a step; `t` = the latest time it did."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-        self.t = 0.0
-        self.done = asyncio.Event()
-
-    def expect(self, count: int) -> None:
-        self.pending = count
-        if count <= 0:
-            self.done.set()
-
-    def passed(self, t: float | None) -> None:
-        """One sequence passed the step (t None: it never reached it, e.g. no socket)."""
-        if t is not None:
-            self.t = max(self.t, t)
-        self.pending -= 1
-        if self.pending <= 0:
-            self.done.set()
-
-    async def wait(self) -> float:
-        await self.done.wait()
-        return self.t
 
 
 @dataclass(slots=True)
@@ -62,17 +35,57 @@ class GatherSession:
     relays_settled_t: float = 0.0
     # Browser time each server name's lookup completes (one lookup per name per gather).
     lookup_done_t: dict[str, float] = field(default_factory=dict)
+    # Sequence index -> its socket, for the sockets that look up a STUN server name.
+    lookup_ports: dict[int, UdpPort] = field(default_factory=dict)
     # Browser time of "gathering": transaction start offsets count from it (start_offset_ms).
     started_t: float = 0.0
+    # Each network's "UDP host step over" event, and when the last UDP host came out: TCP
+    # active candidates follow every UDP host (NetworkSequence._tcp_active).
+    host_steps: list[Any] = field(default_factory=list)
+    hosts_out_t: float = 0.0
+    # The same for the TCP active step: Firefox starts its STUN/TURN transactions only after
+    # every host candidate, UDP then TCP (srflx.after_tcp_hosts).
+    tcp_steps: list[Any] = field(default_factory=list)
+    tcp_out_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
-    # Barriers across the networks' sequences: every host candidate emitted (TCP active
-    # candidates never come before one), every TCP active step done (Firefox starts its STUN
-    # and TURN transactions only then). Each holds the latest browser time of its step.
-    hosts: "StepBarrier" = field(default_factory=lambda: StepBarrier())
-    tcp_hosts: "StepBarrier" = field(default_factory=lambda: StepBarrier())
+
+    # What the allocator signals (policy, permission, iceTransportPolicy); None = everything.
+    policy: GatherPolicy | None = None
+    # A transport that took a pooled session: it gathered before setLocalDescription (t_sld);
+    # until the page's setLocalDescription surfaces it (`flush_pool`) its candidates wait in
+    # `pool_held`; errors from before t_sld reach nobody (capture Q1).
+    pooled: bool = False
+    pool_sld: float | None = None
+    pool_held: list[tuple[float, Any]] | None = None
+    pool_floor: float = float("-inf")
 
     _schedule: RetransmitSchedule | None = None
+
+    def for_transport(self, mid: str, mline: int, pooled: bool = False, t_sld: float | None = None) -> "GatherSession":
+        """The view one transport gathers through: its own mid, m-line and settle time; the
+        sockets, allocations, lookups, held errors and retransmission schedule stay shared
+        (the lists are the same objects), so cleanup and timers cover every transport."""
+        return replace(
+            self, mid=mid, mline=mline, pooled=pooled, pool_sld=t_sld if pooled else None,
+            pool_held=[] if pooled else None, pool_floor=float("-inf"), relays_settled_t=0.0,
+            _schedule=self.schedule(),
+        )
+
+    def flush_pool(self, t: float, gaps: list[float]) -> float:
+        """setLocalDescription took this pooled session: its candidates reach the page at once
+        (Q1/Q2: 0.1-0.4 ms apart, right before "gathering"), in the order they were found.
+        Returns the time of the last one (or `t`); later events never precede it."""
+        held, self.pool_held = sorted(self.pool_held or [], key=lambda item: item[0]), None
+        for (t_found, event), gap in zip(held, gaps):
+            if isinstance(event, IceCandidate):
+                t += gap
+                self.emitter.push(t, CandidateEvent(t=t, candidate=event))
+        self.pool_floor = t
+        for t_found, event in held:
+            if not isinstance(event, IceCandidate):
+                self.emit(event)
+        return t
 
     def schedule(self) -> RetransmitSchedule:
         """One schedule per gather: the browser's timers share one thread, so their slack is
@@ -85,7 +98,28 @@ class GatherSession:
         return self.timing_rng.uniform(*bounds)
 
     def emit(self, event: Any) -> None:
+        if self.pooled and self.pool_sld is not None:
+            if event.t < self.pool_sld:
+                return  # found by the pool before the page listened: nobody hears it (Q1)
+            if self.pool_held is not None:
+                self.pool_held.append((event.t, event))
+                return
+            if event.t < self.pool_floor:
+                event = _at(event, self.pool_floor)
         self.emitter.push(event.t, event)
 
     def emit_candidate(self, t: float, cand: IceCandidate) -> None:
+        if self.policy is not None:
+            surfaced = self.dialect.surface(cand, self.policy, self.pooled)
+            if surfaced is None:
+                return  # gathered, not signalled (policy / candidate filter)
+            cand = surfaced
+        if self.pool_held is not None:
+            self.pool_held.append((t, cand))
+            return
+        t = max(t, self.pool_floor)
         self.emitter.push(t, CandidateEvent(t=t, candidate=cand))
+
+
+def _at(event: Any, t: float) -> Any:
+    return replace(event, t=t)

@@ -37,13 +37,17 @@ async def server_address(
     done_t = session.lookup_done_t[name]
     failure: ResolveError | None = None
     try:
-        addrs = await session.resolver.resolve(server.host, port.plan.family)
-    except ResolveError as exc:
-        failure = exc
-    await tl.sleep_until(done_t)
-    # ... and delivered to a socket only after its host candidate (captures E, F).
-    await port.host_done.wait()
-    tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
+        try:
+            addrs = await session.resolver.resolve(server.host, port.plan.family)
+        except ResolveError as exc:
+            failure = exc
+        await tl.sleep_until(done_t)
+        # ... and delivered to a socket only after its host candidate (captures E, F).
+        await port.host_done.wait()
+        tl.advance_to(port.host_t + session.jitter(timers.dns_error_after_host_ms))
+    finally:  # whatever happens, a later socket's host waiting on this result is released
+        if port.lookup_delivered is not None and not port.lookup_delivered.done():
+            port.lookup_delivered.set_result(tl.now())
     if failure is not None:
         raise failure
     return (addrs[0], server.port)
@@ -55,7 +59,9 @@ async def after_tcp_hosts(session: "GatherSession", tl: Timeline) -> None:
     on timers): no srflx, relay or server error comes before the last TCP host candidate
     (captures F3d, F8c, tests/data/firefox; the conformance suite saw it every run)."""
     if session.dialect.timers.transactions_after_tcp_hosts:
-        tl.advance_to(max(tl.now(), await session.tcp_hosts.wait()))
+        for step in list(session.tcp_steps):
+            await step.wait()
+        tl.advance_to(max(tl.now(), session.tcp_out_t))
 
 
 async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline) -> str:
@@ -122,7 +128,11 @@ def emit_srflx(session: "GatherSession", port: UdpPort, mapped: tuple[str, int],
     tests/data/firefox/stun_name, and prunes it otherwise, nomdns_stun)."""
     if mapped in port.mapped_seen:
         return
-    if mapped == port.sock.local_address and not session.dialect.srflx_equal_to_host_emitted(session.mdns):
+    plan = port.plan
+    # The socket's base: its bound address, or the interface address it stands for (a
+    # configured interface this machine lacks is bound on the any address, sequence._bind).
+    base = port.sock.local_address if plan.any_address else (str(plan.host_address), port.port)
+    if mapped == tuple(base) and not session.dialect.srflx_equal_to_host_emitted(session.mdns):
         return
     port.mapped_seen.add(mapped)
     cand = session.dialect.srflx_candidate(

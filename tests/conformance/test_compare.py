@@ -70,6 +70,15 @@ def rerandomise(lines: list[dict], ports: dict, names: dict, ufrag: str | None, 
     return out
 
 
+def edited(lines: list[dict], index: int, attr: str, value, old_text: str, new_text: str) -> list[dict]:
+    """A copy with one candidate's attribute and its string changed alike."""
+    out = copy.deepcopy(lines)
+    c = out[index]["candidate"]
+    c[attr] = value
+    c["candidate"] = c["candidate"].replace(old_text, new_text)
+    return out
+
+
 def kinds(diffs: list[Difference]) -> list[str]:
     return sorted(d.kind for d in diffs)
 
@@ -99,10 +108,7 @@ def test_mdns_names_are_masked_with_their_identity():
                                M2: "22222222-d9d9-4e76-abe9-a6f9ec8d4c49.local"}, ufrag="0badf00d", foundations={})
     assert compare(lines, other, FIREFOX) == []
     # The UDP and TCP host candidates of one address share its name: swapping one breaks that.
-    swapped = copy.deepcopy(other)
-    tcp = swapped[3]["candidate"]
-    tcp["address"] = "22222222-d9d9-4e76-abe9-a6f9ec8d4c49.local"
-    tcp["candidate"] = tcp["candidate"].replace("11111111", "22222222")
+    swapped = edited(other, 3, "address", "22222222-d9d9-4e76-abe9-a6f9ec8d4c49.local", "11111111", "22222222")
     assert kinds(compare(lines, swapped, FIREFOX)) == ["field"]
 
 
@@ -145,10 +151,7 @@ def test_a_late_gathering_is_one_timing_difference_not_one_per_event():
 
 def test_another_priority_is_a_field_difference():
     lines = chrome_stream()
-    bad = copy.deepcopy(lines)
-    c = bad[3]["candidate"]
-    c["priority"] = 1677729279
-    c["candidate"] = c["candidate"].replace("1677729535", "1677729279")
+    bad = edited(lines, 3, "priority", 1677729279, "1677729535", "1677729279")
     (diff,) = compare(lines, bad, CHROME, COMMUTING["chrome"])
     assert diff.kind == "field" and diff.what == "srflx udp"
     assert "priority: browser 1677729535, icesim 1677729279" in diff.detail
@@ -157,10 +160,7 @@ def test_another_priority_is_a_field_difference():
 def test_a_srflx_on_another_port_than_its_host_is_caught_despite_port_masking():
     """raddr/rport and port are masked to the host's symbol: a different port stays visible."""
     lines = chrome_stream()
-    bad = copy.deepcopy(lines)
-    c = bad[3]["candidate"]
-    c["port"] = 50000
-    c["candidate"] = c["candidate"].replace("127.0.0.1 42696", "127.0.0.1 50000")
+    bad = edited(lines, 3, "port", 50000, "127.0.0.1 42696", "127.0.0.1 50000")
     (diff,) = compare(lines, bad, CHROME, COMMUTING["chrome"])
     assert diff.kind == "field" and "port: browser 'host2', icesim 'srflx1'" in diff.detail
 
@@ -206,10 +206,7 @@ def test_firefox_foundations_are_not_masked():
 
 def test_two_ufrags_in_one_stream_are_caught():
     lines = chrome_stream()
-    bad = copy.deepcopy(lines)
-    c = bad[2]["candidate"]
-    c["usernameFragment"] = "Zz9+"
-    c["candidate"] = c["candidate"].replace("ufrag pqkO", "ufrag Zz9+")
+    bad = edited(lines, 2, "usernameFragment", "Zz9+", "ufrag pqkO", "ufrag Zz9+")
     assert kinds(compare(lines, bad, CHROME)) == ["field"]
 
 

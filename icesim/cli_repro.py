@@ -1,0 +1,149 @@
+"""`icesim repro 701`: reproduce, by name, the ICE error cases anti-bot teams see in their logs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import logs
+from .config import ConfigError
+from .events import Event, to_json_line
+from .render import pretty_line
+from .repro import ALL_CASES, get_case
+from .repro.coturn import CoturnMissing, running_coturn
+from .repro.matching import match_stream
+from .repro.model import Case
+from .repro.report import exception_line, explanation_json, explanation_lines, summary_row, summary_table
+from .repro.runner import DEFAULT_TIME_SCALE, run_case, run_cases
+
+
+@click.group("repro")
+def repro() -> None:
+    """Reproduce ICE error cases for real, by name (real sockets and servers on loopback)."""
+
+
+@repro.command("701")
+@click.argument("case_name", metavar="CASE", required=False)
+@click.option("--list", "list_cases", is_flag=True, help="List the cases with a one-line description.")
+@click.option("--all", "run_all", is_flag=True, help="Run every case concurrently and print a summary table.")
+@click.option("--browser", default="chrome", show_default=True,
+              help="chrome, or firefox for the cases with a captured Firefox stream (safari: no captures yet).")
+@click.option("--real-time", is_flag=True, help="Wait the browser's real timers (~40 s for Chrome's 701 timeout).")
+@click.option("--lab", is_flag=True, help="Kernel-level faults in network namespaces instead of in-process ones.")
+@click.option("--seed", type=int, default=None, help="Reproducible ufrag, mDNS names and timer jitter.")
+@click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default="pretty", show_default=True)
+@click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
+def repro_701(case_name: str | None, list_cases: bool, run_all: bool, browser: str, real_time: bool,
+              lab: bool, seed: int | None, fmt: str, log_level: str) -> None:
+    """Run error case CASE (see --list) and explain it; exit 1 when the stream differs from the
+    browser's (captured) stream. By default timers run 200x faster (every case ends within
+    ~2 s) while the printed t stay browser time."""
+    logs.configure(log_level)
+    if sum((list_cases, run_all, case_name is not None)) != 1:
+        raise click.UsageError("give exactly one of CASE, --list or --all (icesim repro 701 --list shows the cases)")
+    if list_cases:
+        _list(fmt)
+        return
+    cases = list(ALL_CASES) if run_all else [get_case(case_name or "")]
+    _check_browser(browser, [] if run_all else cases)  # --all lists the others as skipped
+    if lab:
+        raise click.UsageError("--lab: the namespace lab is not available in this icesim yet; run without --lab "
+                               "(in-process faults)")
+    scale = 1.0 if real_time else DEFAULT_TIME_SCALE
+    if run_all:
+        ok = asyncio.run(_run_all(cases, browser, scale, seed, fmt))
+    else:
+        ok = asyncio.run(_run_one(cases[0], browser, scale, seed, fmt))
+    sys.exit(0 if ok else 1)
+
+
+def _list(fmt: str) -> None:
+    width = max(len(c.name) for c in ALL_CASES)
+    for case in ALL_CASES:
+        if fmt == "jsonl":
+            click.echo(json.dumps({"case": case.name, "summary": case.summary, "needsCoturn": case.needs_coturn,
+                                   "browsers": sorted(case.expected)}))
+        else:
+            click.echo(f"{case.name:<{width}}  {case.summary}" + ("  [coturn]" if case.needs_coturn else ""))
+
+
+def _check_browser(browser: str, cases: list[Case]) -> None:
+    from .dialects import get_dialect
+
+    name = get_dialect(browser).name  # an unknown or not-yet-built dialect: one line, exit 2
+    missing = [c.name for c in cases if name not in c.expected]
+    if missing:
+        raise ConfigError("--browser", browser, f"no captured {name} stream for {', '.join(missing)} yet "
+                          f"(cases with one: icesim repro 701 --list --format jsonl)")
+
+
+@contextlib.asynccontextmanager
+async def _coturn_if_needed(cases: list[Case], required: bool):
+    """coturn for the cases that need it; None when none does or (with --all) it is missing."""
+    if not any(c.needs_coturn for c in cases):
+        yield None
+        return
+    try:
+        async with running_coturn() as server:
+            yield server
+    except CoturnMissing as exc:
+        if required:
+            raise click.UsageError(str(exc)) from None
+        yield None
+
+
+async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt: str) -> bool:
+    def sink(event: Event | None, line: dict[str, Any]) -> None:
+        if fmt == "jsonl":
+            text = to_json_line(event) if event is not None else json.dumps(line, ensure_ascii=False)
+        elif event is None:
+            text = exception_line(line)
+        else:
+            text = pretty_line(event)
+            if line["type"] == "meta":
+                text += f"\n# case {case.name}: {case.summary}"
+        click.echo(text)
+
+    async with _coturn_if_needed([case], required=True) as coturn:
+        run = await run_case(case, browser, time_scale=scale, seed=seed, coturn=coturn, sink=sink)
+    problems = match_stream(case.expected[run.browser_name], run.lines, run.servers)
+    if fmt == "jsonl":
+        click.echo(explanation_json(run, problems))
+    else:
+        for line in explanation_lines(run, problems):
+            click.echo(line)
+    return not problems
+
+
+async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | None, fmt: str) -> bool:
+    from .dialects import get_dialect
+
+    dialect_name = get_dialect(browser).name
+    async with _coturn_if_needed([c for c in cases if dialect_name in c.expected], required=False) as coturn:
+        runnable = [c for c in cases if dialect_name in c.expected and (coturn is not None or not c.needs_coturn)]
+        results = dict(zip((c.name for c in runnable),
+                           await run_cases(runnable, browser, time_scale=scale, seed=seed, coturn=coturn)))
+    rows = []
+    for case in cases:
+        result = results.get(case.name)
+        if dialect_name not in case.expected:
+            rows.append(summary_row(case, browser, None, None, f"no captured {dialect_name} stream yet"))
+        elif result is None:
+            rows.append(summary_row(case, browser, None, None, "needs coturn (apt-get install coturn)"))
+        elif isinstance(result, BaseException):
+            rows.append(summary_row(case, browser, None, None, f"failed: {result}"))
+        else:
+            rows.append(summary_row(case, browser, result,
+                                    match_stream(case.expected[result.browser_name], result.lines, result.servers)))
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        for line in summary_table(rows):
+            click.echo(line)
+    return all(r["matchesExpected"] is not False and not r.get("note", "").startswith("failed") for r in rows)

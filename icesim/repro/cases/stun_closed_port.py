@@ -1,0 +1,19 @@
+"""stun-closed-port: nothing listens on the STUN port; the host answers ICMP port unreachable."""
+
+from ..model import Case, Endpoint, Server
+from .chrome_patterns import STUN_TIMEOUT_MS, end, gathering, hosts, stun_timeout
+
+CASE = Case(
+    name="stun-closed-port",
+    summary="nothing listens on the STUN port (ICMP port unreachable): the same 701 timeout after ~40 s",
+    servers=(Server("stun", Endpoint.CLOSED),),
+    expected={"chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9))},
+    sources={"chrome": "shared/captures S5 + README: 'Dropped or ICMP-refused STUN ... ICMP "
+                       "port-unreachable is ignored'"},
+    cause="The server's address is up but no process listens on the port: the kernel answers each "
+          "binding with ICMP port unreachable (for real, on loopback). Chrome's unconnected UDP "
+          "socket ignores ICMP, retransmits all 9 times and gives up ~39.9 s later.",
+    detector="Indistinguishable from stun-udp-blocked in the page: a 701 'STUN binding request "
+             "timed out.' at ~40 s and no srflx. A detector cannot tell a closed port from a "
+             "firewall; it should check its own STUN server's health before blaming the client.",
+)

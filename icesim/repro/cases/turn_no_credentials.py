@@ -1,0 +1,23 @@
+"""turn-no-credentials: a TURN entry without username/credential: the constructor throws."""
+
+from ..model import Case, Endpoint, Expect, Server
+
+CASE = Case(
+    name="turn-no-credentials",
+    summary="TURN without credentials: the RTCPeerConnection constructor throws InvalidAccessError, no event",
+    servers=(Server("turn", Endpoint.FIXED, transport="udp", port=3478, username=None, credential=None),),
+    expected={"chrome": (Expect(
+        "exception", name="InvalidAccessError",
+        message="Failed to construct 'RTCPeerConnection': Both username and credential are required "
+                'when the URL scheme is "turn" or "turns".',
+    ),)},
+    sources={"chrome": "tests/data/chromium156 H1_turn_nocredkeys (H2-H4: empty or partial credentials)"},
+    cause="The page lists turn:HOST?transport=udp without username and credential. Chrome "
+          "validates iceServers in the RTCPeerConnection constructor and throws "
+          "InvalidAccessError: no gathering starts, no packet is sent, no event fires.",
+    detector="Nothing reaches the ICE event handlers: the page's own try/catch sees the "
+             "exception. A detector logging only icecandidateerror sees no 701 and no candidates.",
+    browser_note="'Missing TURN server credentials.' (401) exists in libwebrtc but never reaches a "
+                 "page in Chromium 156: the constructor rejects the configuration first (captures "
+                 "H1-H4). icesim runs the same constructor check.",
+)

@@ -1,0 +1,136 @@
+"""The cases' expected streams are the browsers' captured streams: each expectation that cites
+a capture matches that capture itself (the real browser's lines), so no expectation comes
+from running icesim. R_* captures were made for these cases with tests/repro/capture/."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from capture_shapes import load156
+from icesim.repro import ALL_CASES, get_case
+from icesim.config import parse_ice_url
+from icesim.repro.matching import match_stream
+from test_captures import load_capture
+
+# case -> the captures it must match: "S5" = shared/captures, others = tests/data/chromium156.
+CAPTURED = {
+    "stun-udp-blocked": ["S5"],
+    "stun-closed-port": ["S5"],
+    "stun-dns-failure": ["E_nx", "E_nx_2"],
+    "stun-no-aaaa": ["F_stuntest"],
+    "turn-udp-unreachable": ["D_turnudp_dropped"],
+    "turn-tcp-refused": ["C_turntcp_closed", "C_turntcp_closed_2", "C_turntcp_closed_3"],
+    "turn-bad-credentials": ["S7"],
+    "turn-no-credentials": ["H1_turn_nocredkeys"],
+    "stun-error-response": ["S2_stun420"],
+    "stun-error-response-500": ["S2_stun500"],
+    "turn-disallowed-port": ["S1_turnudp_port22"],
+    "turn-dns-failure": ["R_turn_nx"],  # R_*: captured for the repro cases (tests/repro/capture/)
+    "webrtc-disabled-policy": ["R_policy_no_udp"],
+    "proxy-udp-blocked": ["R_proxy_udp_blocked"],
+    "corporate-firewall": ["R_corporate_firewall"],  # S1b: the page stopped before complete
+}
+# Cases whose expectation comes from the reference alone (none left: the R_* captures).
+REFERENCE_ONLY: set[str] = set()
+
+# shared/captures ran on a ULA (fd00:5::2): the IPv6 any-address host priority differs from
+# the chromium156 namespace's global address the cases use (precedence 50 vs 40).
+SHARED_HOST6_PRIORITY = 2113942271
+
+
+def _capture(name: str) -> tuple[list[dict], dict[str, str]]:
+    """The capture's page lines (up to the null candidate) and its servers as {s0: host:port}."""
+    if name[0] == "S" and name[1].isdigit() and "_" not in name:
+        lines, servers = load_capture(name)
+    else:
+        cap = load156(name)
+        lines, servers = cap.lines, cap.servers
+        if "ctorError" in cap.raw:
+            lines = [{"type": "exception", **cap.raw["ctorError"]}]
+    ends = [i for i, x in enumerate(lines) if x["type"] == "icecandidate" and x["candidate"] is None]
+    if ends:
+        lines = lines[: ends[0] + 1]  # after it only the 10 s keepalive errors (the page kept listening)
+    hostport = {f"s{i}": f"{s.host}:{s.port}" for i, s in enumerate(servers)}
+    return lines, hostport
+
+
+# case -> its Firefox capture: tests/data/firefox, or shared/captures (F5b).
+CAPTURED_FIREFOX = {
+    "stun-udp-blocked": "F5b",
+    "stun-dns-failure": "stun_nx",
+    "stun-no-aaaa": "stun_name",
+    "turn-udp-unreachable": "turn_udp_dropped",
+    "turn-tcp-refused": "turn_tcp_closed",
+    "turn-bad-credentials": "turn_badcred",
+}
+FIREFOX = Path(__file__).resolve().parents[1] / "data" / "firefox"
+SHARED = Path("/work/shared/captures")
+
+
+def _firefox_capture(name: str) -> tuple[list[dict], dict[str, str]]:
+    """A Firefox capture as page lines: "<<absent>>" attributes dropped (they do not exist)."""
+    if name == "F5b":
+        data = json.loads(next(SHARED.glob("F5b_*.json")).read_text())
+        events, cfg = data["page"]["events"], data["meta"]["scenario"]["cfg"]
+    else:
+        data = json.loads((FIREFOX / f"{name}.json").read_text())
+        events, cfg = data["events"], data["meta"]["cfg"]
+    present = lambda d: {k: v for k, v in d.items() if v != "<<absent>>"}  # noqa: E731
+    lines = []
+    for e in events:
+        if e["kind"] == "icegatheringstatechange":
+            lines.append({"type": e["kind"], "t": e["t"], "state": e["state"]})
+        elif e["kind"] == "icecandidate":
+            lines.append({"type": e["kind"], "t": e["t"], "candidate": e["candidate"] and present(e["candidate"])})
+        elif e["kind"] == "icecandidateerror":
+            lines.append({"type": e["kind"], "t": e["t"], **present(e["error"])})
+    urls = [u for s in cfg["iceServers"] for u in ([s["urls"]] if isinstance(s["urls"], str) else s["urls"])]
+    servers = {f"s{i}": f"{parse_ice_url(u).host}:{parse_ice_url(u).port}" for i, u in enumerate(urls)}
+    return lines, servers
+
+
+@pytest.mark.parametrize(("case_name", "capture"), sorted(CAPTURED_FIREFOX.items()))
+def test_firefox_expectation_matches_the_capture(case_name, capture):
+    case = get_case(case_name)
+    lines, servers = _firefox_capture(capture)
+    assert match_stream(case.expected["firefox"], lines, servers) == []
+
+
+def test_firefox_expectations_are_the_captured_ones():
+    assert {c.name for c in ALL_CASES if "firefox" in c.expected} == set(CAPTURED_FIREFOX)
+    assert not any("safari" in c.expected for c in ALL_CASES)  # no Safari capture exists
+
+
+def test_every_case_is_accounted_for():
+    assert set(CAPTURED) | REFERENCE_ONLY == {c.name for c in ALL_CASES}
+    for case in ALL_CASES:
+        assert case.sources["chrome"]
+        if case.name in REFERENCE_ONLY:
+            assert "reference" in case.sources["chrome"]
+
+
+@pytest.mark.parametrize(("case_name", "capture"), [(c, n) for c, names in CAPTURED.items() for n in names])
+def test_expectation_matches_the_capture(case_name, capture):
+    case = get_case(case_name)
+    expected = case.expected["chrome"]
+    lines, servers = _capture(capture)
+    if capture in ("S5", "S7"):
+        expected = tuple(dataclasses.replace(e, priority=SHARED_HOST6_PRIORITY) if e.kind == "host6" else e
+                         for e in expected)
+    assert match_stream(expected, lines, servers) == []
+
+
+def test_a_wrong_expectation_fails_against_the_capture():
+    """The check above can fail: the issue's naive expectations do not match the captures."""
+    lines, servers = _capture("S2_stun420")
+    case = get_case("stun-error-response")
+    as_issue = tuple(dataclasses.replace(e, errorCode=420) if e.kind == "error" else e for e in case.expected["chrome"])
+    assert any("errorCode 20 (expected 420)" in p for p in match_stream(as_issue, lines, servers))
+    lines, servers = _capture("S2_stun500")
+    with_500 = get_case("stun-error-response-500").expected["chrome"]
+    assert match_stream(case.expected["chrome"], lines, servers) != []  # the 420 stream is not the 500 one
+    assert match_stream(with_500, lines, servers) == []
