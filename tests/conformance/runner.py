@@ -239,7 +239,7 @@ FIREFOX_PREFS = {
 
 
 def page_url(scenario: sc.Scenario) -> str:
-    query = {"cfg": json.dumps({"iceServers": scenario.ice_servers_js()}), "wait": MAX_WAIT_S,
+    query = {"cfg": json.dumps(scenario.rtc_configuration()), "wait": MAX_WAIT_S,
              "grace": GRACE_MS, "perm": int(scenario.permission)}
     return f"http://127.0.0.1:{PAGE_PORT}/page.html?{urlencode(query)}"
 
@@ -280,6 +280,8 @@ def icesim_argv(browser: str, scenario: sc.Scenario) -> list[str]:
         argv.append("--no-mdns")
     if scenario.permission:
         argv.append("--permission")
+    if scenario.ice_transport_policy != "all":
+        argv += ["--ice-transport-policy", scenario.ice_transport_policy]
     argv += [a for name, addr in scenario.resolve for a in ("--resolve", f"{name}={addr or 'NXDOMAIN'}")]
     return argv
 

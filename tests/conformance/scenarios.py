@@ -84,6 +84,7 @@ class Scenario:
     # Name rules: Chromium --host-resolver-rules and icesim --resolve; None = NXDOMAIN. Firefox
     # uses the namespace's resolver, which has no server: every name fails.
     resolve: tuple[tuple[str, str | None], ...] = ()
+    ice_transport_policy: str = "all"  # RTCConfiguration.iceTransportPolicy
     # A browser timer of ~40 s (Chrome's dead STUN server) runs: started first, in parallel.
     long_timers: bool = False
     extra_masks: frozenset[str] = field(default_factory=frozenset)
@@ -93,6 +94,12 @@ class Scenario:
 
     def ice_servers_js(self) -> list[dict]:
         return [s.to_js() for s in self.servers]
+
+    def rtc_configuration(self) -> dict:
+        cfg: dict = {"iceServers": self.ice_servers_js()}
+        if self.ice_transport_policy != "all":
+            cfg["iceTransportPolicy"] = self.ice_transport_policy
+        return cfg
 
     @property
     def loopback_server(self) -> bool:
@@ -129,6 +136,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              servers=(_turn(TURN_UDP, credential="wrong"),), nat=True),
     Scenario("mixed", "STUN + TURN/UDP + TURN/TCP through the NAT",
              servers=(Server((STUN,)), _turn(TURN_UDP, TURN_TCP)), nat=True),
+    Scenario("relay_only", "iceTransportPolicy relay: TURN/UDP and TURN/TCP through the NAT",
+             servers=(Server((STUN,)), _turn(TURN_UDP, TURN_TCP)), nat=True, ice_transport_policy="relay"),
     Scenario("stun_loopback", "STUN on the browser's own loopback (Firefox refuses it)",
              servers=(Server((f"stun:127.0.0.1:{SERVER_PORT}",)),)),
 )

@@ -31,6 +31,9 @@ def test_both_sides_get_the_same_servers(scenario, tmp_path):
             assert argv[argv.index("--credential") + 1] == server["credential"]
     assert ("--permission" in argv) == scenario.permission == (page["perm"] == "1")
     assert ("--no-mdns" in argv) == (not scenario.mdns)
+    policy = page["cfg"].get("iceTransportPolicy", "all")
+    assert policy == scenario.ice_transport_policy
+    assert (policy == "relay") == ("--ice-transport-policy" in argv and argv[argv.index("--ice-transport-policy") + 1] == "relay")
 
 
 def test_browser_flags_follow_the_scenario(tmp_path):
