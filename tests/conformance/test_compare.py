@@ -233,3 +233,14 @@ def test_chrome_tcp_relay_foundations_are_not_masked():
         c["candidate"] = c["candidate"].replace(f"candidate:{c['foundation']} ", "candidate:12345 ")
         c["foundation"] = "12345"
         assert kinds(compare(lines, other, CHROME, COMMUTING["chrome"])) == diff_kinds
+
+
+def test_known_differences_cover_only_what_they_name():
+    from known import known_reason
+
+    diff = Difference("field", "relay udp", "candidate.priority: browser 8265727, icesim 8265215")
+    assert known_reason("firefox", "mixed", diff)
+    assert known_reason("chrome", "mixed", diff) is None
+    assert known_reason("firefox", "turn_tcp", diff) is None
+    assert known_reason("firefox", "mixed", Difference("field", "relay udp", "priority: browser 1, icesim 2")) is None
+    assert known_reason("firefox", "mixed", Difference("order", "relay udp", diff.detail)) is None
