@@ -100,7 +100,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(f"runs took {seconds:.1f} s in parallel (up to {JOBS} at once)")
     if workdir is None:
         return
-    # Streams, browser logs and profiles (~10 MB a run) are kept only when something to look at.
+    # Streams and browser logs are kept only when there is something to look at.
     if any(r.unexpected for r in ROWS) or os.environ.get("ICESIM_CONFORMANCE_KEEP"):
         terminalreporter.write_line(f"streams (result.json) and logs of every run kept in {workdir}")
     else:

@@ -394,6 +394,7 @@ def run_scenario(index: int, browser: str, scenario: sc.Scenario, workdir: Path)
         finally:
             started.set()
             icesim_thread.join()
+    shutil.rmtree(workdir / f"{browser}-profile", ignore_errors=True)  # ~10 MB; result.json and the log stay
     result = RunResult(scenario.name, browser, browser_side, box["icesim"], time.monotonic() - t0)
     (workdir / "result.json").write_text(json.dumps(
         {"browser": result.browser_side.__dict__, "icesim": result.icesim_side.__dict__}, indent=1))
