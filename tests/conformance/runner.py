@@ -142,11 +142,12 @@ class Lab:
         for ns in (b, g, s):
             _sh("ip", "netns", "add", ns)
         # resolv.conf: no DNS server at all (every name the browser asks for fails fast);
-        # hosts: localhost only. `ip netns exec` mounts both over /etc for the browser.
+        # hosts: localhost and the scenario's mapped names. `ip netns exec` mounts both over /etc.
         etc = NETNS_ETC / b
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
-        (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+        mapped = "".join(f"{addr} {name}\n" for name, addr in scenario.resolve if addr)
+        (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n" + mapped)
         _sh("ip", "link", "add", "eth0", "netns", b, "type", "veth", "peer", "name", f"{PREFIX}g0", "netns", g)
         _sh("ip", "link", "add", f"{PREFIX}g1", "netns", g, "type", "veth", "peer", "name", f"{PREFIX}s0", "netns", s)
         batches = {
@@ -247,7 +248,8 @@ def page_url(scenario: sc.Scenario) -> str:
 def browser_argv(browser: str, scenario: sc.Scenario, profile: Path) -> list[str]:
     """The command line (Chromium flags as in shared/captures/README.md)."""
     if browser == "chrome":
-        rules = [f"MAP {name} {addr or '~NOTFOUND'}" for name, addr in scenario.resolve]
+        # Chromium looks STUN names up with a trailing dot (shared/captures/README.md).
+        rules = [f"MAP {n} {addr or '~NOTFOUND'}" for name, addr in scenario.resolve for n in (name, f"{name}.")]
         rules += ["MAP * ~NOTFOUND", "EXCLUDE localhost", "EXCLUDE 127.0.0.1"]
         rules += [f"EXCLUDE {host}" for host in scenario.literal_hosts()]
         argv = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
