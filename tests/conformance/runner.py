@@ -36,6 +36,7 @@ T = TypeVar("T")
 PREFIX = "isc"
 NETNS_RUN = Path("/run/netns")
 NETNS_ETC = Path("/etc/netns")
+IPV6 = Path("/proc/net/if_inet6")
 REPO = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).resolve().parent / "page.html"
 PAGE_PORT = 8000
@@ -150,13 +151,15 @@ class Lab:
         (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n" + mapped)
         _sh("ip", "link", "add", "eth0", "netns", b, "type", "veth", "peer", "name", f"{PREFIX}g0", "netns", g)
         _sh("ip", "link", "add", f"{PREFIX}g1", "netns", g, "type", "veth", "peer", "name", f"{PREFIX}s0", "netns", s)
+        # IPv6 where the kernel has it (both sides then see the same IPv6 socket).
+        v6 = IPV6.exists()
         batches = {
-            b: [f"addr add {sc.CLIENT_V4}/24 dev eth0", f"addr add {sc.CLIENT_V6}/64 dev eth0 nodad",
-                "link set lo up", "link set eth0 up", f"route add default via {sc.GATEWAY_IN_V4}",
-                f"route add default via {sc.GATEWAY_IN_V6}"],
-            g: [f"addr add {sc.GATEWAY_IN_V4}/24 dev {PREFIX}g0", f"addr add {sc.GATEWAY_IN_V6}/64 dev {PREFIX}g0 nodad",
-                f"addr add {sc.GATEWAY_OUT_V4}/24 dev {PREFIX}g1", "link set lo up",
-                f"link set {PREFIX}g0 up", f"link set {PREFIX}g1 up"],
+            b: [f"addr add {sc.CLIENT_V4}/24 dev eth0", "link set lo up", "link set eth0 up",
+                f"route add default via {sc.GATEWAY_IN_V4}"]
+            + ([f"addr add {sc.CLIENT_V6}/64 dev eth0 nodad", f"route add default via {sc.GATEWAY_IN_V6}"] if v6 else []),
+            g: [f"addr add {sc.GATEWAY_IN_V4}/24 dev {PREFIX}g0", f"addr add {sc.GATEWAY_OUT_V4}/24 dev {PREFIX}g1",
+                "link set lo up", f"link set {PREFIX}g0 up", f"link set {PREFIX}g1 up"]
+            + ([f"addr add {sc.GATEWAY_IN_V6}/64 dev {PREFIX}g0 nodad"] if v6 else []),
             s: [f"addr add {sc.SERVER_V4}/24 dev {PREFIX}s0", "link set lo up", f"link set {PREFIX}s0 up",
                 f"route add default via {sc.GATEWAY_OUT_V4}"],
         }
@@ -315,6 +318,18 @@ def _preexec() -> None:  # pragma: no cover - runs in the child
         _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the runner thread
 
 
+def _wait_while_alive(event: threading.Event, proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait for the page's signal, giving up at once if the browser exits (a crash at start-up
+    must not cost the whole timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if event.wait(0.25):
+            return True
+        if proc.poll() is not None:
+            return event.wait(1.0)  # a POST in flight as the browser went away
+    return False
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -332,14 +347,16 @@ def _run_browser(lab: Lab, browser: str, scenario: sc.Scenario, workdir: Path, p
     try:
         # icesim starts when the page starts gathering (not during the browser's start-up, whose
         # CPU load would skew icesim's real network timing), or after 20 s if the page never does.
-        page.gathering.wait(20)
+        _wait_while_alive(page.gathering, proc, 20)
         started.set()
-        posted = page.posted.wait(KILL_AFTER_S)
+        posted = _wait_while_alive(page.posted, proc, KILL_AFTER_S)
     finally:
         _kill_group(proc)
     seconds = time.monotonic() - t0
     if not posted:
-        return SideResult(error=f"the page posted nothing within {KILL_AFTER_S} s", seconds=seconds)
+        tail = (workdir / f"{browser}.log").read_text(errors="replace").strip().splitlines()[-3:]
+        why = f"exited ({proc.returncode})" if seconds < KILL_AFTER_S else f"posted nothing within {KILL_AFTER_S} s"
+        return SideResult(error=f"{BROWSER_BINARIES[browser]} {why}; log: {' | '.join(tail)}", seconds=seconds)
     result = page.result or {}
     if result.get("error"):
         return SideResult(lines=result.get("events", []), error=f"page: {result['error']}", seconds=seconds,
