@@ -8,7 +8,7 @@ PYTEST_FLAGS ?= -q -p no:cacheprovider
 # apt-get needs root: use sudo when not root and sudo exists.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 
-.PHONY: install deps-system test bench clean
+.PHONY: install deps-system deps-lab test bench clean
 
 install:
 	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[test]'
@@ -17,7 +17,7 @@ install:
 	@command -v icesim >/dev/null 2>&1 || { \
 	  echo "warning: icesim was installed in $$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'), which is not on PATH" >&2; }
 
-deps-system:
+deps-system: deps-lab
 	@if command -v turnserver >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
 	  echo "error: coturn (turnserver) is missing and installing it needs root or sudo" >&2; exit 1; \
@@ -26,6 +26,20 @@ deps-system:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null && \
 	command -v turnserver >/dev/null
+
+# `icesim lab` (network namespaces): iproute2, nftables, util-linux's unshare/nsenter/setpriv.
+LAB_TOOLS := ip:iproute2 nft:nftables unshare:util-linux nsenter:util-linux setpriv:util-linux
+deps-lab:
+	@missing=""; for pair in $(LAB_TOOLS); do tool=$${pair%%:*}; \
+	  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || [ -x /sbin/$$tool ] || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
+	  echo "error: the network lab needs$$missing and installing it needs root or sudo" >&2; exit 1; \
+	fi; \
+	echo "installing$$missing with apt-get"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
 test: install deps-system
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)

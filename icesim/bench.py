@@ -140,7 +140,7 @@ async def measure_memory(n: int = 200) -> tuple[float, int, list[str]]:
         transport.close()
 
 
-async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> dict:
+async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200, lab_n: int = 5) -> dict:
     """Both modes in one run; logging is icesim's (stderr, set up on import)."""
     ns = [int(n) for n in ns]
     soft, hard = raise_fd_limit()
@@ -191,6 +191,8 @@ async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> di
     failures["examples"] = errors
     notes.append("largest tracemalloc growth per gather: " + "; ".join(top))
 
+    lab = await _measure_labs(lab_n, notes)
+
     icesim_per_s = {k: round(statistics.median(v), 1) for k, v in icesim_rates.items()}
     aioice_per_s = {k: round(statistics.median(v), 1) for k, v in aioice_rates.items()}
     ratios = {k: round(icesim_per_s[k] / aioice_per_s[k], 3) if aioice_per_s[k] else None for k in icesim_per_s}
@@ -213,7 +215,25 @@ async def run_bench(ns=(1, 100, 1000), repeats: int = 3, mem_n: int = 200) -> di
         "machine": {"nproc": os.cpu_count(), "platform": platform.platform()},
         "goals": dict(GOALS),
         "goals_met": {"ratio_n100": None if ratio_n100 is None else ratio_n100 >= 0.8, "kib_per_gather": kib <= 40},
+        **lab,
     }
+
+
+async def _measure_labs(n: int, notes: list[str]) -> dict:
+    """lab_up_s / lab_down_s (icesim.lab.timing), or {} and a note saying why not."""
+    if n < 1:
+        return {}
+    from .lab import LabError
+    from .lab.timing import measure_labs
+
+    try:
+        result = await measure_labs(n)
+    except LabError as exc:
+        notes.append(f"lab_up_s/lab_down_s not measured: {exc}")
+        return {}
+    notes.append(f"lab_up_s/lab_down_s: medians of {n} home-nat labs built then torn down one at a time "
+                 "(up: sandbox start to coturn answering STUN; down: stdin closed to the sandbox gone)")
+    return result
 
 
 def format_table(result: dict) -> str:
@@ -228,6 +248,10 @@ def format_table(result: dict) -> str:
     lines.append(f"ratio at N=100: {result['ratio_n100']} (goal {goals['ratio_n100']}, {verdict[met['ratio_n100']]})")
     lines.append(f"KiB per live gather: {result['kib_per_gather']} (goal {goals['kib_per_gather']}, "
                  f"{verdict[met['kib_per_gather']]})")
+    if "lab_up_s" in result:
+        lab_met = result["lab_goals_met"]
+        lines.append(f"lab up {result['lab_up_s']} s (goal < 0.3, {verdict[lab_met['lab_up_s']]}), "
+                     f"down {result['lab_down_s']} s (goal < 0.1, {verdict[lab_met['lab_down_s']]})")
     f = result["failures"]
     bad = sum(f["icesim"].values()) + sum(f["aioice"].values()) + f["memory"]
     lines.append(f"failures: {bad}" + (f" {json.dumps(f)}" if bad else ""))

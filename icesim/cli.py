@@ -197,7 +197,8 @@ def stun_server_cmd(host: str, port: int, map_address: str | None, nat: str, log
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--n", "ns", default="1,100,1000", show_default=True, help="Concurrency levels, comma-separated.")
 @click.option("--repeats", type=click.IntRange(1, 20), default=3, show_default=True)
-def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
+@click.option("--dataset-sessions", type=click.IntRange(0), default=20000, show_default=True, help="Sessions per `icesim dataset` throughput run (0 = skip).")
+def bench_cmd(as_json: bool, ns: str, repeats: int, dataset_sessions: int) -> None:
     """Measure icesim's and raw aioice's gathers/s and memory per live gather."""
     try:
         levels = tuple(int(n) for n in ns.split(","))
@@ -209,12 +210,28 @@ def bench_cmd(as_json: bool, ns: str, repeats: int) -> None:
 
     logs.configure("warning")
     result = asyncio.run(bench.run_bench(ns=levels, repeats=repeats))
-    click.echo(json.dumps(result) if as_json else bench.format_table(result))
+    text = bench.format_table(result)
+    if dataset_sessions:
+        from .dataset.bench import format_dataset, measure_dataset
+
+        result.update(measure_dataset(sessions=dataset_sessions))
+        text += "\n" + format_dataset(result)
+    click.echo(json.dumps(result) if as_json else text)
+
+
+from .cli_profiles import profiles_cmd  # noqa: E402  (own module: keeps merges simple)
+cli.add_command(profiles_cmd)
+from .cli_dataset import dataset_cmd  # noqa: E402
+cli.add_command(dataset_cmd)
 
 
 from .cli_repro import repro  # noqa: E402  (a command module of its own)
 
 cli.add_command(repro)
+
+from .cli_lab import lab_group  # noqa: E402  (a command module of its own)
+
+cli.add_command(lab_group)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from .render import pretty_line
 from .repro import ALL_CASES, get_case
 from .repro.coturn import CoturnMissing, running_coturn
 from .repro.matching import match_stream
-from .repro.model import Case
+from .repro.model import CAPTURED_VERSIONS, Case
 from .repro.report import exception_line, explanation_json, explanation_lines, summary_row, summary_table
 from .repro.runner import DEFAULT_TIME_SCALE, run_case, run_cases
 
@@ -50,7 +50,7 @@ def repro_701(case_name: str | None, list_cases: bool, run_all: bool, browser: s
         _list(fmt)
         return
     cases = list(ALL_CASES) if run_all else [get_case(case_name or "")]
-    _check_browser(browser, [] if run_all else cases)  # --all lists the others as skipped
+    _check_browser(browser, [] if run_all else cases)  # with --all, cases without one are skipped
     if lab:
         raise click.UsageError("--lab: the namespace lab is not available in this icesim yet; run without --lab "
                                "(in-process faults)")
@@ -75,7 +75,12 @@ def _list(fmt: str) -> None:
 def _check_browser(browser: str, cases: list[Case]) -> None:
     from .dialects import get_dialect
 
-    name = get_dialect(browser).name  # an unknown or not-yet-built dialect: one line, exit 2
+    dialect = get_dialect(browser)  # an unknown dialect or version: one line, exit 2
+    name = dialect.name
+    captured = CAPTURED_VERSIONS.get(name)
+    if captured is not None and dialect.version != captured:
+        raise ConfigError("--browser", browser, f"the expected streams are {name}@{captured} captures; "
+                          f"use --browser {name}")
     missing = [c.name for c in cases if name not in c.expected]
     if missing:
         raise ConfigError("--browser", browser, f"no captured {name} stream for {', '.join(missing)} yet "

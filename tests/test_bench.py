@@ -8,7 +8,7 @@ from icesim.bench import format_table, run_bench
 
 
 async def test_run_bench_small_reports_every_key() -> None:
-    result = await run_bench(ns=(1, 5), repeats=1, mem_n=20)
+    result = await run_bench(ns=(1, 5), repeats=1, mem_n=20, lab_n=2)
 
     for mode in ("icesim_per_s", "aioice_per_s"):
         rates = result[mode]
@@ -32,6 +32,12 @@ async def test_run_bench_small_reports_every_key() -> None:
     assert set(result["goals_met"]) == {"ratio_n100", "kib_per_gather"}
     assert result["goals_met"]["ratio_n100"] is None
     assert isinstance(result["goals_met"]["kib_per_gather"], bool)
+
+    if "lab_up_s" in result:  # this machine can build network labs (CI can)
+        assert 0 < result["lab_up_s"] and 0 < result["lab_down_s"]
+        assert len(result["lab_runs"]["up_s"]) == 2 and set(result["lab_goals_met"]) == {"lab_up_s", "lab_down_s"}
+    else:
+        assert any(n.startswith("lab_up_s/lab_down_s not measured: ") for n in result["notes"]), result["notes"]
 
     assert json.loads(json.dumps(result)) == result  # one JSON object, as `icesim bench --json` prints
     table = format_table(result)

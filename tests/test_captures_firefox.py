@@ -223,3 +223,23 @@ async def test_turn_tcp_closed(closed_port):
     want, servers = load(OURS / "turn_tcp_closed.json")
     got = await run(servers, AliasNet({("203.0.113.2", 3999): ("127.0.0.1", closed_port)}))
     compare(got, want)
+
+
+@pytest.mark.parametrize("name,code", [("stun_420", (420, "Unknown Attribute")), ("stun_500", (500, "Server Error"))])
+async def test_stun_error_responses(name, code):
+    """420 reaches the page as 420, 500 as 65535; errorText "" either way."""
+    want, servers = load(OURS / f"{name}.json")
+    server = StunServer(error_code=code)
+    _, port = await server.start("127.0.0.1", 0)
+    try:
+        got = await run(servers, AliasNet({("203.0.113.2", 3490): ("127.0.0.1", port)}), timeout_ms=20000, time_scale=100)
+    finally:
+        server.close()
+    compare(got, want)
+    assert server.stats.errors_sent == 1  # no keepalive re-sending the binding (capture: one request)
+
+
+async def test_two_turn_servers_of_different_transports(coturn):
+    want, servers = load(OURS / "two_turn.json")
+    got = await run(servers, AliasNet({("203.0.113.2", 3478): ("127.0.0.1", coturn.port)}), time_scale=10)
+    compare(got, want, frozenset({"198.51.100.2"}))  # the srflx coturn sees here is 127.0.0.1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from capture_shapes import first, load156, run156
+from capture_shapes import first, load156, rel_t, run156
 from icesim.config import Faults, parse_resolve
 from test_captures import compare_streams, hostport
 from test_captures_chromium156 import _coturn_url
@@ -93,3 +93,17 @@ async def test_transport_capture(coturn, name, options, seed):
         names = {x["candidate"]["address"] for x in lines if x["type"] == "icecandidate" and x["candidate"]
                  and x["candidate"]["address"].endswith(".local")}
         assert len(names) in (0, 2)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_no_udp_completion_times(coturn, seed):
+    """disable_non_proxied_udp: with STUN only "complete" ~100-111 ms after "gathering" (P3s,
+    R_policy_no_udp); with a TCP relay ~60 ms after it (P3 +59.9, P3g +58.9)."""
+    stun_only = await run156([_coturn_url(coturn, load156("P3s_policy_noudp_stun").servers[0])], seed=seed,
+                             ip_policy="disable_non_proxied_udp")
+    assert 99.0 <= rel_t(stun_only, first(stun_only, "complete")) <= 113.0
+    cap = load156("P3_policy_noudp_all")
+    got = await run156(_servers(coturn, cap), seed=seed, ip_policy="disable_non_proxied_udp")
+    for lines in (got, cap.lines):
+        settle = first(lines, "complete")["t"] - first(lines, "relay udp")["t"]
+        assert 58.0 <= settle <= 65.0, settle

@@ -4,6 +4,7 @@ localDescription, checked against the Chromium 156 captures of tests/data/chromi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from icesim.config import ConfigError, GatherConfig, parse_media
+from icesim.config import ConfigError, GatherConfig, Interface, parse_ice_url, parse_media
 from icesim.dialects import ChromeDialect
 from icesim.dialects.base import GatherIdentity, GatherPolicy, MediaSection
 from icesim.dialects.chrome_sdp import default_destination, sdp_candidate_line
@@ -20,6 +21,7 @@ from icesim.events import IceCandidate
 DATA = Path(__file__).parent / "data" / "chromium156"
 SHARED = Path("/work/shared/captures")
 ALL = frozenset({"host", "srflx", "prflx", "relay"})
+ETH = Interface("eth0", ipaddress.ip_address("198.51.100.2"), "ethernet", default=True)
 
 
 def capture(name: str) -> dict:
@@ -238,3 +240,17 @@ def test_default_destination_rules() -> None:
 def test_sdp_candidate_line_drops_ufrag() -> None:
     c = _cand("host", "198.51.100.2", 3000)
     assert sdp_candidate_line(c) == "a=candidate:1 1 udp 1 198.51.100.2 3000 typ host generation 0"
+
+
+@pytest.mark.parametrize("name", ["G_two_turn", "P0_policy_default_all", "P1_policy_pubpriv_all", "P3_policy_noudp_all",
+                                  "R1_relay_all_nx", "R1g_relay_gum"])
+def test_tcp_relay_foundation_is_constant(chrome: ChromeDialect, name: str) -> None:
+    """Captured in six runs: the TURN/TCP relay's foundation never changes (tiebreaker 0)."""
+    (tcp,) = [c for c in captured_candidates(capture(name)) if c.relayProtocol == "tcp"]
+    assert tcp.foundation == "1797656238"
+    for seed in (1, 2):
+        for plan in chrome.plan_networks([ETH], permission=seed == 2):
+            server = parse_ice_url("turn:127.0.0.1:3478?transport=tcp", username="u", credential="p")
+            made = chrome.relay_candidate(chrome.new_identity(random.Random(seed)), plan, ("127.0.0.1", 50000),
+                                          ("127.0.0.1", 40000), server, 1, "0", 0)
+            assert made.foundation == "1797656238"

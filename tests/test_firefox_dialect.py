@@ -80,7 +80,7 @@ def test_two_stun_and_a_turn_server_share_foundations_by_address_and_number_ids(
     assert (relay.foundation, relay.priority) == ("3", 92151295)
     assert ff.srflx_candidate(ident, p4, 1, ("198.51.100.2", 1), turn, True, "0", 0).foundation == "1"
     assert ff.host_candidate(ident, p6, 1, True, "0", 0).foundation == "4"
-    assert ff.start_offset_ms(ident, p4, turn) == 40.0  # third started transaction: 2 x Ta
+    assert ff.start_offset_ms(ident, p4, turn) == 42.0  # third started transaction: first start + 2 x Ta
 
 
 def test_turn_tcp_relay_says_udp_with_relayed_tcp_priority_as_in_turn_tcp() -> None:

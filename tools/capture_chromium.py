@@ -42,6 +42,15 @@ def policy(name: str) -> list[str]:
 
 GUM = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
+
+def nft(ruleset: str) -> list[str]:
+    """nftables rules loaded in the browser's namespace for one scenario (removed with it)."""
+    return [f"nft:{ruleset}"]
+
+
+# Every UDP datagram leaving the browser's namespace (the page's own, and coturn's answers).
+DROP_UDP = "table inet filt {\n chain out {\n  type filter hook output priority 0; policy accept;\n  meta l4proto udp drop\n }\n}\n"
+
 # name: (page parameters, extra chromium flags)
 SCENARIOS: dict[str, tuple[dict, list[str]]] = {
     "P0_policy_default_all": ({"cfg": {"iceServers": ALL}}, []),
@@ -66,6 +75,11 @@ SCENARIOS: dict[str, tuple[dict, list[str]]] = {
     "Q1_pool1_lead500": ({"cfg": {"iceServers": [STUN, NX], "iceCandidatePoolSize": 1}, "lead": "500"}, []),
     "Q2_pool1_avd_lead500": ({"cfg": {"iceServers": [STUN, TURN_UDP], "iceCandidatePoolSize": 1}, "media": "audio,video,data", "lead": "500"}, []),
     "Q3_pool0_lead500": ({"cfg": {"iceServers": [STUN, NX]}, "lead": "500"}, []),
+    # For `icesim repro` (its cases turn-dns-failure, proxy-udp-blocked, corporate-firewall).
+    "X1_turn_nx": ({"cfg": {"iceServers": [{"urls": "turn:nx.test:3478?transport=udp", **COTURN}]}}, []),
+    "X2_proxy_udp_blocked": ({"cfg": {"iceServers": [TURN_UDP, TURN_TCP]}, "wait": "45"}, nft(DROP_UDP)),
+    "X3_corporate_firewall": ({"cfg": {"iceServers": [STUN, {"urls": "turn:127.0.0.1:3999?transport=tcp", **COTURN}]},
+                               "wait": "45"}, nft(DROP_UDP)),
 }
 
 RULES = ("MAP nx.test ~NOTFOUND, MAP nx.test. ~NOTFOUND, MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1")
@@ -131,7 +145,12 @@ def run(prefix: str, name: str, outdir: Path, work: Path) -> None:
     profile = Path(tempfile.mkdtemp(prefix=f"{prefix}-chromium-", dir=work))
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--host-resolver-rules={RULES}", f"--user-data-dir={profile}", *[f for f in flags if not f.startswith("pref:")]]
+           f"--host-resolver-rules={RULES}", f"--user-data-dir={profile}",
+           *[f for f in flags if not f.startswith(("pref:", "nft:"))]]
+    for f in flags:
+        if f.startswith("nft:"):  # flushed again after this scenario (below)
+            subprocess.run([*ns, "nft", "-f", "-"], input=f[4:], text=True, check=True)
+            params = {**params, "note": f"nftables in the browser namespace: {f[4:]}"}
     for f in flags:
         if f.startswith("pref:"):
             (profile / "Default").mkdir(exist_ok=True)
@@ -164,6 +183,8 @@ def run(prefix: str, name: str, outdir: Path, work: Path) -> None:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if any(f.startswith("nft:") for f in flags):
+            sh(*ns, "nft", "flush", "ruleset")
     if not result.exists():
         print(f"{name}: no result", file=sys.stderr)
         return

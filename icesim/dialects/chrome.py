@@ -270,9 +270,10 @@ class ChromeDialect(ChromeTransportRules):
         ip = parse_ip(relayed[0])
         proto = server.relay_protocol
         prio = self.priority(self.relay_type_pref[proto], net, ip, relay_pref=relay_preference)
-        found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
-        if proto == "tcp" and server.host_literal is not None and self.rules_version >= RANDOM_FOUNDATION_FROM:
-            found = tcp_relay_foundation(str(server.host_literal))
+        if proto == "udp":
+            found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
+        else:
+            found = self.stream_relay_foundation(relayed, proto)
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
             # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
@@ -280,6 +281,18 @@ class ChromeDialect(ChromeTransportRules):
             # Capture S8: relayProtocol is null for a UDP relay, "tcp" for TCP.
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
+
+    def stream_relay_foundation(self, relayed: tuple[str, int], proto: str) -> str:
+        """A TURN/TCP (TLS) port computes its foundation before the connection's tiebreaker
+        reaches it: the tiebreaker is 0, so the foundation is the same in every connection
+        (1797656238 = CRC32("relay127.0.0.1udptcp0") in captures G_two_turn, P0-P3, R1, R1g).
+        The base is the relayed address (TurnPort::OnAllocateSuccess passes it as the base):
+        the conformance suite's remote server relaying from 203.0.113.2 gave 598655908 =
+        CRC32("relay203.0.113.2udptcp0") in every run, not the network's address."""
+        base = str(parse_ip(relayed[0]))
+        if self.rules_version < RANDOM_FOUNDATION_FROM:
+            return str(zlib.crc32(f"relay{base}udp{proto}".encode()))
+        return str(zlib.crc32(f"relay{base}udp{proto}0".encode()))
 
     def relay_preferences(self, turn_count: int) -> list[int]:
         """N TURN configs: the first gets N, counting down (since Nov 2022; capture: single = 1);
@@ -380,11 +393,3 @@ def _server_is_private(server: IceServerUrl, resolved: str | None = None) -> boo
     except ValueError:
         return False
 
-
-def tcp_relay_foundation(server_ip: str) -> str:
-    """A relay over TCP has the same foundation on every connection: CRC32 of "relay" + the TURN
-    server's IP + "udp" + "tcp" + seed 0 (the TCP TURN port computes it before it gets the
-    connection's seed). Measured: 1797656238 for 127.0.0.1 (capture G_two_turn), 598655908 for
-    203.0.113.2 in every run of tests/conformance. A server given by name is not covered by a
-    capture: it keeps the seeded formula."""
-    return str(zlib.crc32(f"relay{server_ip}udptcp0".encode()))

@@ -45,6 +45,7 @@ class ChromeTimers:
     # TCP active candidates close the sequence: +125-131 ms, complete 0.1-0.2 ms after the
     # last one (captures B1/B2 with permission).
     tcp_gap_ms: tuple[float, float] = (0.1, 4.0)
+    tcp_waits_for_relays: bool = True
     # STUN/TURN transactions start with the host candidates, not after the TCP ones (S3a: srflx
     # ~1 ms after gathering; TCP active candidates come at the end of the sequence).
     transactions_after_tcp_hosts: bool = False
@@ -67,3 +68,6 @@ class ChromeTimers:
     # A pooled session's candidates reach the page at setLocalDescription, 0.05-0.35 ms apart,
     # "gathering" right after them (captures Q1, Q2).
     pooled_gap_ms: tuple[float, float] = (0.05, 0.35)
+    # disable_non_proxied_udp (no UDP port at all): "complete" 99-111 ms after "gathering"
+    # when nothing else is pending (captures P3s +99.4, R_policy_no_udp +111).
+    sequences_done_no_udp_ms: tuple[float, float] = (99.0, 112.0)

@@ -119,13 +119,18 @@ class FirefoxDialect(TransportRules):
         UDP host, a srflx per STUN server, a srflx + relay per TURN/UDP server; then per socket
         the TCP active host and a relay per TURN/TCP server. A foundation is the index of the
         first (type, base, server address) seen, taken even when the candidate later fails (F5b,
-        stun_loopback). Servers get ids: STUN URLs first, then TURN (two_stun_turn: relay
-        stun priority 31 - 2). An IP literal of the other family creates nothing (F3d, stun_v6);
-        a name does (stun_name: the IPv6 srflx holds foundation 3)."""
+        stun_loopback). Servers get ids: STUN URLs first, then each TURN server counted among
+        the TURN servers of its transport (two_stun_turn: the TURN/UDP relay has stun priority
+        31 - 2; two_turn: TURN/UDP and TURN/TCP both 31). An IP literal of the other family
+        creates nothing (F3d, stun_v6); a name does (stun_name: the IPv6 srflx holds foundation 3)."""
         stuns = [s for s in servers if s.scheme == "stun"]
         turns = [s for s in servers if s.is_turn]
-        for n, server in enumerate(stuns + turns):
+        for n, server in enumerate(stuns):
             ident.server_ids.setdefault(server, n)
+        for transport in ("udp", "tcp"):
+            same = [s for s in turns if (s.relay_protocol == "udp") == (transport == "udp")]
+            for n, server in enumerate(same):
+                ident.server_ids.setdefault(server, len(stuns) + n)
 
         def take(key: tuple) -> None:
             ident.foundations.setdefault(key, len(ident.foundations))
@@ -155,7 +160,7 @@ class FirefoxDialect(TransportRules):
         if server.is_turn and server.relay_protocol != "udp":
             lo, hi = self.timers.tcp_turn_start_ms
             return (lo + hi) / 2
-        return ident.start_slots.get((net.key, server), 0) * self.timers.pacing_ms
+        return self.timers.first_start_ms + ident.start_slots.get((net.key, server), 0) * self.timers.pacing_ms
 
     def _foundation(self, ident: GatherIdentity, key: tuple) -> str:
         return str(ident.foundations.setdefault(key, len(ident.foundations)))
@@ -251,12 +256,16 @@ class FirefoxDialect(TransportRules):
 
     def stun_error(self, t, net, port, server, kind, code=None, reason=None):
         """701 for a failed lookup (stun_nx: one per family) or a timeout (F5b); an error
-        response keeps its code [code: not captured]."""
-        return self._error(t, server, code if kind == "response" and code else 701)
+        response gives its code if 4xx (stun_420), else 65535 (stun_500)."""
+        if kind == "response":
+            return self._error(t, server, _response_code(code))
+        return self._error(t, server, 701)
 
     def turn_error(self, t, net, port, server, kind, code=None, reason=None, resolved=None):
+        """401 (turn_badcred), 701 when unreachable (turn_udp_dropped, turn_tcp_closed); other
+        error responses as a STUN binding's [inferred from stun_420 / stun_500]."""
         if kind == "other":
-            return self._error(t, server, code or 701)
+            return self._error(t, server, _response_code(code))
         return self._error(t, server, TURN_CODES.get(kind, 701))
 
     # --- timers and the end ----------------------------------------------------------------
@@ -279,6 +288,11 @@ class FirefoxDialect(TransportRules):
         t_null = t_complete + jitter(self.timers.null_after_complete_ms)
         return [CandidateEvent(t=t, candidate=marker), GatheringStateChange(t=t_complete, state="complete"),
                 CandidateEvent(t=t_null, candidate=None)]
+
+
+def _response_code(code: int | None) -> int:
+    """Only a 4xx ERROR-CODE reaches the page; anything else reads as 65535 (stun_500)."""
+    return code if code is not None and 400 <= code < 500 else 65535
 
 
 def _default_of(interfaces: list[Interface], family: int) -> Interface | None:

@@ -14,15 +14,18 @@ class FirefoxTimers:
     gathering_after_ms: tuple[float, float] = (40.0, 110.0)
     # nICEr starts TURN with the STUN transactions (no relay phase); each started transaction
     # waits Ta = 20 ms more than the previous one (nr_ice_srvrflx_start_stun: stun_delay += Ta;
-    # two_stun_turn: srflx +2 ms, relay +41 ms).
+    # two_stun_turn: srflx +2 ms, relay +41 ms). The first starts after every host and TCP
+    # candidate is out: no server answer ever precedes them (every capture, e.g. turn_badcred:
+    # hosts, TCP hosts, then the 401).
     relay_phase_ms: float = 0.0
     pacing_ms: float = 20.0
+    first_start_ms: float = 2.0
     # TURN over TCP starts in the TCP phase: the closed-port 701 ~19 ms after "gathering"
     # (turn_tcp_closed), the relay +43 ms (turn_tcp).
     tcp_turn_start_ms: tuple[float, float] = (17.0, 19.0)
     # With nothing pending, the TCP candidates and "complete" follow the hosts within a few ms
-    # (F1: +2; host: +4/+5).
-    sequences_done_ms: tuple[float, float] = (2.0, 5.0)
+    # (F1: +0; host: +3; turn_badcred: +0/+1), before any transaction starts (first_start_ms).
+    sequences_done_ms: tuple[float, float] = (0.5, 1.8)
     complete_after_port_ms: tuple[float, float] = (0.3, 2.0)
     relay_settle_ms: tuple[float, float] = (0.0, 0.3)
     complete_after_relay_ms: tuple[float, float] = (0.1, 0.8)
@@ -40,7 +43,10 @@ class FirefoxTimers:
     dns_lookup_ms: tuple[float, float] = (8.0, 20.0)
     dns_error_after_host_ms: tuple[float, float] = (0.1, 0.7)
     host_after_lookup_ms: tuple[float, float] = (0.0, 0.0)
-    tcp_gap_ms: tuple[float, float] = (0.0, 0.5)
+    tcp_gap_ms: tuple[float, float] = (0.05, 0.5)
+    # TCP candidates do not wait for relays (F8c: TCP +4 ms, relay +5; two_turn: TCP before
+    # both relays).
+    tcp_waits_for_relays: bool = False
     # Every host candidate, UDP then TCP, before any transaction's result (F3d, F8c, gum_stun,
     # two_stun_turn, turn_tcp; the conformance suite's permission and mixed scenarios).
     transactions_after_tcp_hosts: bool = True

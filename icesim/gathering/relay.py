@@ -122,9 +122,7 @@ class TurnAllocation:
             if self.addr is None:
                 return "skipped"
             await self.tl.sleep(self.session.jitter(self.dialect.timers.turn_setup_ms))
-            offset = self.dialect.start_offset_ms(self.session.ident, self.port.plan, self.server)
-            if offset > 0:  # the browser paces its transactions (Firefox: Ta = 20 ms)
-                await self.tl.sleep_until(self.session.started_t + offset)
+            await self.session.paced_start(self.tl, self.dialect.start_offset_ms(self.session.ident, self.port.plan, self.server))
             for attempt in range(self.dialect.timers.mismatch_retries + 1):
                 try:
                     return await self._allocate()

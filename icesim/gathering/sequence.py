@@ -52,8 +52,11 @@ class NetworkSequence:
         # network's TCP active candidates wait for all of them (see _tcp_active).
         self.host_step_over = asyncio.Event()
         session.host_steps.append(self.host_step_over)
-        self.tcp_step_over = asyncio.Event()
-        session.tcp_steps.append(self.tcp_step_over)
+        # The browser time of this network's TCP active candidate (0.0: none), which the next
+        # network's follows (see _tcp_active).
+        self.prev_tcp = session.tcp_steps[-1] if session.tcp_steps else None
+        self.tcp_out: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        session.tcp_steps.append(self.tcp_out)
 
     async def run(self) -> list[tuple[float, str]]:
         try:
@@ -72,14 +75,15 @@ class NetworkSequence:
                     self._spawn(functools.partial(gather_relay, self.session, port, s, p)) for s, p in self.turns
                 ]
             await self._tcp_active()
-            self.session.tcp_out_t = max(self.session.tcp_out_t, self.tl.now())
-            self.tcp_step_over.set()
+            if not self.tcp_out.done():
+                self.tcp_out.set_result(0.0)  # the TCP step is over without a candidate (srflx.after_tcp_hosts)
             self.tl.close()
             await asyncio.gather(*self.tasks)
             return self.ends
         finally:
             self.host_step_over.set()  # a failed bind must not keep the other networks waiting
-            self.tcp_step_over.set()
+            if not self.tcp_out.done():
+                self.tcp_out.set_result(0.0)  # no TCP candidate: the next network need not wait
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
 
@@ -90,7 +94,13 @@ class NetworkSequence:
                 if kind == "skipped":
                     return
                 t_end = child.now()
-                if kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
+                policy = self.session.policy
+                if kind == "relay_stream" and policy is not None and not policy.udp:
+                    # With no UDP at all (disable_non_proxied_udp) a TCP/TLS TURN port settles
+                    # like a UDP one: complete ~60 ms after it (captures P3 +59.9, P3g +58.9).
+                    kind = "relay"
+                    t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
+                elif kind == "relay":  # the UDP TURN port settles after its candidate (ChromeTimers)
                     t_end += self.session.jitter(self.dialect.timers.relay_settle_ms)
                     self.session.relays_settled_t = max(self.session.relays_settled_t, t_end)
                 self.ends.append((t_end, kind))
@@ -129,6 +139,11 @@ class NetworkSequence:
                 if earlier:
                     delivered = [await asyncio.shield(f) for f in earlier if f is not None]
                     await self.tl.sleep_until(max(delivered) + s.jitter(self.dialect.timers.host_after_lookup_ms))
+            # Host candidates come in network order whatever order the binds finish in (every
+            # Firefox capture: interface 126's host, then 127's; Chrome: IPv4, then IPv6).
+            for step in s.host_steps[:self.index]:
+                await step.wait()
+            self.tl.advance_to(s.hosts_out_t)
             s.emit_candidate(self.tl.now(), host)
             self.ends.append((self.tl.now(), "host"))
         port.host_t = self.tl.now()
@@ -150,6 +165,16 @@ class NetworkSequence:
             await self.tl.sleep_until(self.seq_done + gap)
             for step in list(s.host_steps):
                 await step.wait()
-            await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
+            if self.dialect.timers.tcp_waits_for_relays:
+                await self.tl.sleep_until(max(self.seq_done, s.relays_settled_t, s.hosts_out_t) + gap)
+            else:  # Firefox: TCP before the relays (F8c, two_turn)
+                await self.tl.sleep_until(max(self.seq_done, s.hosts_out_t) + gap)
+            if self.prev_tcp is not None:
+                # After the previous network's TCP candidate whatever the event loop's latency
+                # (under load a late wake-up would otherwise stamp network 0's after network 1's).
+                prev_t = await self.prev_tcp
+                if prev_t:
+                    self.tl.advance_to(prev_t + max(s.jitter(self.dialect.timers.tcp_gap_ms), 0.01))
             s.emit_candidate(self.tl.now(), tcp)
             self.ends.append((self.tl.now(), "tcp"))
+            self.tcp_out.set_result(self.tl.now())

@@ -43,10 +43,9 @@ class GatherSession:
     # active candidates follow every UDP host (NetworkSequence._tcp_active).
     host_steps: list[Any] = field(default_factory=list)
     hosts_out_t: float = 0.0
-    # The same for the TCP active step: Firefox starts its STUN/TURN transactions only after
-    # every host candidate, UDP then TCP (srflx.after_tcp_hosts).
+    # Each network's TCP-candidate-out future (its browser time; 0.0 = none), in order; per
+    # transport (for_transport starts a new list).
     tcp_steps: list[Any] = field(default_factory=list)
-    tcp_out_t: float = 0.0
     # Errors the browser delivers only together with "complete" (see ChromeTimers).
     held_errors: list[Any] = field(default_factory=list)
 
@@ -68,7 +67,7 @@ class GatherSession:
         (the lists are the same objects), so cleanup and timers cover every transport."""
         return replace(
             self, mid=mid, mline=mline, pooled=pooled, pool_sld=t_sld if pooled else None,
-            pool_held=[] if pooled else None, pool_floor=float("-inf"), relays_settled_t=0.0,
+            pool_held=[] if pooled else None, pool_floor=float("-inf"), relays_settled_t=0.0, tcp_steps=[],
             _schedule=self.schedule(),
         )
 
@@ -93,6 +92,16 @@ class GatherSession:
         if self._schedule is None:
             self._schedule = self.dialect.retransmit_schedule(self.timing_rng)
         return self._schedule
+
+    async def paced_start(self, tl: Any, offset_ms: float) -> None:
+        """A browser that paces its transactions (offset > 0: Firefox) creates every host
+        socket first and starts transaction k `offset` after the last host is out (nICEr:
+        stun_delay timers); Chrome (offset 0) starts each one at once."""
+        if offset_ms <= 0:
+            return
+        for step in list(self.host_steps):
+            await step.wait()
+        await tl.sleep_until(max(self.started_t, self.hosts_out_t) + offset_ms)
 
     def jitter(self, bounds: tuple[float, float]) -> float:
         return self.timing_rng.uniform(*bounds)

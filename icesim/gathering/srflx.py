@@ -59,9 +59,8 @@ async def after_tcp_hosts(session: "GatherSession", tl: Timeline) -> None:
     on timers): no srflx, relay or server error comes before the last TCP host candidate
     (captures F3d, F8c, tests/data/firefox; the conformance suite saw it every run)."""
     if session.dialect.timers.transactions_after_tcp_hosts:
-        for step in list(session.tcp_steps):
-            await step.wait()
-        tl.advance_to(max(tl.now(), session.tcp_out_t))
+        last_tcp = max([await asyncio.shield(step) for step in list(session.tcp_steps)], default=0.0)
+        tl.advance_to(max(tl.now(), last_tcp))
 
 
 async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline) -> str:
@@ -74,9 +73,7 @@ async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServe
         return "stun_error"
     if addr is None:
         return "skipped"
-    offset = session.dialect.start_offset_ms(session.ident, port.plan, server)
-    if offset > 0:  # the browser paces its transactions (Firefox: Ta = 20 ms)
-        await tl.sleep_until(session.started_t + offset)
+    await session.paced_start(tl, session.dialect.start_offset_ms(session.ident, port.plan, server))
     outcome = await _binding(session, port, server, addr, tl)
     keepalive = session.dialect.timers.stun_keepalive_ms is not None
     if outcome == "error_response" and keepalive and session.listen_until is not None:

@@ -43,7 +43,8 @@ async def run_transports(
     def start(transport: TransportPlan, t_start: float) -> None:
         view = root.for_transport(transport.mid, transport.mline, transport.pooled, t_sld)
         view.started_t = t_start
-        seq_done = t_start + root.jitter(d.timers.sequences_done_ms)
+        # No UDP port at all: the sequences end sooner (P3s +99.4, R_policy_no_udp +111).
+        seq_done = t_start + root.jitter(d.timers.sequences_done_ms if policy.udp else d.timers.sequences_done_no_udp_ms)
         seq_dones.append(seq_done)
         sequences = [
             NetworkSequence(view, i, plan, root.emitter.timeline(t_start), stun_servers, turns, seq_done)

@@ -53,8 +53,8 @@ class Network:
 
     block_udp_to_servers: bool = False  # a firewall drops UDP to the servers (silently)
     block_udp_all: bool = False  # every UDP datagram leaving the page is dropped
-    # Chrome's WebRTC IP handling policy disable_non_proxied_udp: no UDP socket at all.
-    policy_no_udp: bool = False
+    # The browser's WebRTC IP handling policy (config.IP_POLICIES), e.g. disable_non_proxied_udp.
+    ip_policy: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,11 @@ class Expect:
     name: Any = UNCHECKED  # exception name
     message: Any = UNCHECKED  # exception message
     order_free: bool = False  # may come anywhere (independent sockets race, as in the captures)
+
+
+# The browser version each dialect's expected streams were captured with (Chromium 156,
+# Firefox ESR 153): another version of the dialect is not what the captures show.
+CAPTURED_VERSIONS = {"chrome": 156, "firefox": 153}
 
 
 def t_tolerance(t: float) -> float:

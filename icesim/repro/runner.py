@@ -142,10 +142,9 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
             if case.network.block_udp_to_servers:
                 blocked.add((ip, port))
         faults = Faults(block_udp_all=case.network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
-        interfaces, enumerate_networks = _networks(case, urls)
         config = GatherConfig(
-            browser=browser, servers=urls, interfaces=interfaces, permission=enumerate_networks,
-            faults=faults, time_scale=time_scale, seed=seed,
+            browser=browser, servers=urls, interfaces=list(CASE_INTERFACES), faults=faults,
+            time_scale=time_scale, seed=seed, ip_policy=case.network.ip_policy,
         )
         try:
             config.validate()
@@ -162,19 +161,6 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
                 emit(event, event.to_dict())
     run.wall_s = time.monotonic() - started
     return run
-
-
-def _networks(case: Case, urls: list[IceServerUrl]) -> tuple[list[Interface], bool]:
-    """The interfaces and whether the browser enumerates them (permission mode).
-
-    disable_non_proxied_udp: libwebrtc opens no UDP socket, not even the any-address ones;
-    with no TURN server over TCP (checked) nothing at all is gathered: the same as a browser
-    with no network it may enumerate (enumerated mode on no interface)."""
-    if not case.network.policy_no_udp:
-        return list(CASE_INTERFACES), False
-    if any(u.is_turn and u.relay_protocol != "udp" for u in urls):
-        raise ValueError(f"{case.name}: the policy with a TURN/TCP server is not modelled (it would relay)")
-    return [], True
 
 
 async def run_cases(cases: list[Case], browser: str, *, time_scale: float, seed: int | None,

@@ -20,8 +20,8 @@ ISSUE_CASES = [
 
 
 # The cases with a Firefox capture (tests/data/firefox, shared/captures F5b).
-FIREFOX_CASES = {"stun-udp-blocked", "stun-dns-failure", "stun-no-aaaa", "turn-udp-unreachable",
-                 "turn-tcp-refused", "turn-bad-credentials"}
+FIREFOX_CASES = {"stun-udp-blocked", "stun-closed-port", "stun-dns-failure", "stun-no-aaaa", "turn-udp-unreachable",
+                 "turn-tcp-refused", "turn-dns-failure", "turn-bad-credentials"}
 
 
 def icesim(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -75,27 +75,36 @@ def test_constructor_case_shows_the_exception():
 @pytest.mark.coturn
 def test_all_runs_every_case_and_prints_the_summary():
     out = icesim("701", "--all", "--format", "jsonl", "--seed", "5")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode in (0, 1) and out.stderr == "", out.stdout + out.stderr
     rows = {r["case"]: r for r in map(json.loads, out.stdout.splitlines())}
     assert set(ISSUE_CASES) <= set(rows)
     for row in rows.values():
-        assert row["browser"] == "chrome" and row["matchesExpected"] is True, row
+        # Fields, order and count must match. Browser time includes real network time, and 15
+        # gathers share one event loop here: on a loaded machine the ~30 ms tolerance of the
+        # sub-second events can be exceeded, so `t` is held strictly by the per-case tests
+        # (test_repro_runs.py, one gather at a time), and the ~40 s timers within 2% below.
+        assert row["browser"] == "chrome" and all(p.startswith("t: ") for p in row["differences"]), row
+    assert (out.returncode == 0) == all(r["matchesExpected"] for r in rows.values())
     assert rows["turn-udp-unreachable"]["errorsSeen"] == "2x 701"
     assert rows["turn-bad-credentials"]["errorsSeen"] == "401"
     assert rows["webrtc-disabled-policy"]["errorsSeen"] == "none" and rows["webrtc-disabled-policy"]["firstErrorT"] is None
     assert abs(rows["stun-udp-blocked"]["firstErrorT"] - 39920) < 0.02 * 39920
     table = icesim("701", "--all").stdout.splitlines()
     assert table[0].split() == ["case", "browser", "errors", "seen", "first", "error", "t", "matches", "expected"]
-    assert len(table) == 2 + len(rows) and all(line.rstrip().endswith("yes") for line in table[2:])
+    body = table[2:2 + len(rows)]
+    assert [line.split()[0] for line in body] == list(rows)
+    assert all(line.rstrip().endswith((" yes", " no")) for line in body)
+    assert all(line.split(":")[0] in rows for line in table[2 + len(rows):])  # the differences, if any
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["701", "no-such-case"], "invalid CASE 'no-such-case': no such case"),
     (["701"], "give exactly one of CASE, --list or --all"),
     (["701", "stun-udp-blocked", "--all"], "give exactly one of CASE, --list or --all"),
-    (["701", "stun-closed-port", "--browser", "firefox"], "invalid --browser 'firefox': no captured firefox stream"),
+    (["701", "corporate-firewall", "--browser", "firefox"], "invalid --browser 'firefox': no captured firefox stream"),
     (["701", "stun-udp-blocked", "--browser", "safari"], "invalid --browser 'safari': no captured safari stream"),
     (["701", "stun-udp-blocked", "--browser", "opera"], "invalid --browser 'opera'"),
+    (["701", "--all", "--browser", "chrome@120"], "invalid --browser 'chrome@120': the expected streams are chrome@156"),
     (["701", "stun-udp-blocked", "--lab"], "--lab: the namespace lab is not available"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -114,7 +123,7 @@ def test_missing_coturn_is_one_line_for_a_turn_case_and_a_skip_in_all():
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "coturn" in out.stderr
     out = run("--all")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode in (0, 1) and out.stderr == "", out.stdout + out.stderr  # 1: see the --all test
     skipped = [x for x in out.stdout.splitlines() if "skipped: needs coturn" in x]
     assert {x.split()[0] for x in skipped} == {"proxy-udp-blocked", "turn-bad-credentials"}
 
@@ -137,10 +146,11 @@ def test_real_time_waits_the_browser_timers():
 @pytest.mark.coturn
 def test_all_firefox_runs_the_captured_cases_and_skips_the_others():
     out = icesim("701", "--all", "--browser", "firefox", "--format", "jsonl", "--seed", "2")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode in (0, 1) and out.stderr == "", out.stdout + out.stderr
     rows = {r["case"]: r for r in map(json.loads, out.stdout.splitlines())}
     ran = {name for name, r in rows.items() if r["matchesExpected"] is not None}
-    assert ran == FIREFOX_CASES and all(rows[n]["matchesExpected"] for n in ran), rows
+    assert ran == FIREFOX_CASES, rows
+    assert all(p.startswith("t: ") for n in ran for p in rows[n]["differences"]), rows  # as above
     assert rows["turn-udp-unreachable"]["errorsSeen"] == "701"  # one: no STUN 701 as in Chrome
     # turn_udp_dropped: 11102 ms after "gathering", which comes 40-110 ms after createOffer.
     assert 11102 * 0.98 + 40 <= rows["turn-udp-unreachable"]["firstErrorT"] <= 11102 * 1.02 + 110

@@ -1,6 +1,6 @@
 """The cases' expected streams are the browsers' captured streams: each expectation that cites
 a capture matches that capture itself (the real browser's lines), so no expectation comes
-from running icesim. R_* captures were made for these cases with tests/repro/capture/."""
+from running icesim. X* captures were made for these cases with tools/capture_chromium.py."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ CAPTURED = {
     "stun-error-response": ["S2_stun420"],
     "stun-error-response-500": ["S2_stun500"],
     "turn-disallowed-port": ["S1_turnudp_port22"],
-    "turn-dns-failure": ["R_turn_nx"],  # R_*: captured for the repro cases (tests/repro/capture/)
-    "webrtc-disabled-policy": ["R_policy_no_udp"],
-    "proxy-udp-blocked": ["R_proxy_udp_blocked"],
-    "corporate-firewall": ["R_corporate_firewall"],  # S1b: the page stopped before complete
+    "turn-dns-failure": ["X1_turn_nx"],  # X*: captured for these cases (tools/capture_chromium.py)
+    "webrtc-disabled-policy": ["P3s_policy_noudp_stun"],
+    "proxy-udp-blocked": ["X2_proxy_udp_blocked"],
+    "corporate-firewall": ["X3_corporate_firewall"],  # S1b: the page stopped before complete
 }
 # Cases whose expectation comes from the reference alone (none left: the R_* captures).
 REFERENCE_ONLY: set[str] = set()
@@ -66,6 +66,8 @@ CAPTURED_FIREFOX = {
     "turn-udp-unreachable": "turn_udp_dropped",
     "turn-tcp-refused": "turn_tcp_closed",
     "turn-bad-credentials": "turn_badcred",
+    "stun-closed-port": "stun_closed",  # stun_closed, turn_nx: captured for these cases
+    "turn-dns-failure": "turn_nx",
 }
 FIREFOX = Path(__file__).resolve().parents[1] / "data" / "firefox"
 SHARED = Path("/work/shared/captures")

@@ -16,7 +16,7 @@ CASE = Case(
         turn_tcp_refused(COMPLETE_MS, url="turn:{s1}?transport=tcp"),
         *end(COMPLETE_MS),
     )},
-    sources={"chrome": "tests/data/chromium156 R_corporate_firewall (captured for this case: all UDP "
+    sources={"chrome": "tests/data/chromium156 X3_corporate_firewall (captured for this case: all UDP "
                        "dropped by nftables, TURN/TCP to a closed port); S5, C_turntcp_closed"},
     cause="The firewall drops all outgoing UDP (FaultyNet) and rejects TCP to any port but 443 "
           "(the page's TURN/TCP server on 3478 answers RST: a closed port, for real). The STUN "

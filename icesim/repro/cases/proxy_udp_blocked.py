@@ -17,7 +17,7 @@ CASE = Case(
         stun_error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"),
         *end(TURN_TIMEOUT_MS + 0.1),
     )},
-    sources={"chrome": "tests/data/chromium156 R_proxy_udp_blocked (captured for this case: coturn, "
+    sources={"chrome": "tests/data/chromium156 X2_proxy_udp_blocked (captured for this case: coturn, "
                        "nftables dropping all UDP in the page's namespace); G_two_turn, D_turnudp_dropped"},
     cause="Every UDP datagram leaving the page is dropped (FaultyNet), TCP passes: the page's "
           "TURN/TCP allocation on coturn succeeds (a relay candidate with relayProtocol 'tcp'), "

@@ -1,5 +1,6 @@
 """stun-closed-port: nothing listens on the STUN port; the host answers ICMP port unreachable."""
 
+from . import firefox_patterns as ff
 from ..model import Case, Endpoint, Server
 from .chrome_patterns import STUN_TIMEOUT_MS, end, gathering, hosts, stun_timeout
 
@@ -7,9 +8,13 @@ CASE = Case(
     name="stun-closed-port",
     summary="nothing listens on the STUN port (ICMP port unreachable): the same 701 timeout after ~40 s",
     servers=(Server("stun", Endpoint.CLOSED),),
-    expected={"chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9))},
+    expected={"chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9)),
+              "firefox": (ff.gathering(), *ff.hosts(), ff.error(11124.0, 701, "stun:{s0}"),
+                          *ff.end(11125.0))},
     sources={"chrome": "shared/captures S5 + README: 'Dropped or ICMP-refused STUN ... ICMP "
-                       "port-unreachable is ignored'"},
+                       "port-unreachable is ignored'",
+             "firefox": "tests/data/firefox stun_closed (ICMP port unreachable from the server's "
+                        "namespace: ignored too, the 701 after ~11.1 s)"},
     cause="The server's address is up but no process listens on the port: the kernel answers each "
           "binding with ICMP port unreachable (for real, on loopback). Chrome's unconnected UDP "
           "socket ignores ICMP, retransmits all 9 times and gives up ~39.9 s later.",

@@ -6,14 +6,14 @@ CASE = Case(
     name="webrtc-disabled-policy",
     summary="policy disable_non_proxied_udp (no TURN/TCP server): no candidates at all, no error",
     servers=(Server("stun", Endpoint.STUN),),
-    network=Network(policy_no_udp=True),
-    # R_policy_no_udp: "gathering", then "complete" and null 111.1 / 111.3 ms later, nothing else.
-    expected={"chrome": (Expect("gathering", t=0.0), Expect("complete", t=111.1), Expect("null", t=111.3))},
-    sources={"chrome": "tests/data/chromium156 R_policy_no_udp (managed policy WebRtcIPHandling = "
-                       "disable_non_proxied_udp; captured for this case); reference B7"},
+    network=Network(ip_policy="disable_non_proxied_udp"),
+    # P3s: "gathering", then "complete" and null 99.4 / 99.6 ms later, nothing else.
+    expected={"chrome": (Expect("gathering", t=0.0), Expect("complete", t=99.4), Expect("null", t=99.6))},
+    sources={"chrome": "tests/data/chromium156 P3s_policy_noudp_stun (profile pref "
+                       "webrtc.ip_handling_policy = disable_non_proxied_udp); reference B7"},
     cause="The browser runs with WebRTC IP handling policy disable_non_proxied_udp (an "
           "enterprise policy or an extension; Chromium 156 ignores the command-line "
-          "--force-webrtc-ip-handling-policy, the capture shows): no UDP socket is opened, "
+          "--force-webrtc-ip-handling-policy, capture P3 shows): no UDP socket is opened, "
           "so there is no host candidate, no STUN binding and so no srflx and no error. Only a "
           "TURN server over TCP/TLS could give a (relay) candidate.",
     detector="Gathering completes with zero candidates and zero errors: WebRTC is present but "

@@ -9,7 +9,10 @@ Builds two network namespaces (prefix isd): isdbr (the browser: eth0 198.51.100.
 import json, os, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-BR, SRV = "isdbr", "isdsrv"
+# Every global name carries this prefix (ICESIM_CAPTURE_PREFIX, default isd) so captures by
+# different people on one machine never collide.
+P = os.environ.get("ICESIM_CAPTURE_PREFIX", "isd")
+BR, SRV = f"{P}br", f"{P}srv"
 PAGE = r"""<!doctype html><html><body><script>
 const q = new URLSearchParams(location.search);
 const cfg = JSON.parse(q.get('cfg')); const wait = +q.get('wait'); const gum = q.get('gum') === '1';
@@ -47,6 +50,13 @@ SCENARIOS = {
     "turn_tcp_closed": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3999?transport=tcp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "turn_udp_dropped": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:3998?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 25, "drop": 3998},
     "turn_nocred": {"cfg": {"iceServers": [{"urls": TURN}]}},
+    "stun_420": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 420), "wait": 25},
+    "stun_500": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3490"}]}, "responder": (3490, 500), "wait": 25},
+    "two_turn": {"cfg": {"iceServers": [{"urls": [TURN + "?transport=udp", TURN + "?transport=tcp"], "username": "test", "credential": "secret"}]}},
+    # For `icesim repro` (stun-closed-port, turn-dns-failure, turn-disallowed-port).
+    "stun_closed": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3997"}]}, "wait": 20},
+    "turn_nx": {"cfg": {"iceServers": [{"urls": "turn:nx.test:3478?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 20},
+    "turn_port22": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:22?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "gum_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "gum": True},
     "nomdns_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "prefs": {"media.peerconnection.ice.obfuscate_host_addresses": False}},
 }
@@ -61,12 +71,12 @@ def setup():
     for ns in (BR, SRV):
         sh(f"ip netns add {ns}")
         sh(f"ip -n {ns} link set lo up")
-    sh(f"ip link add isdv0 netns {BR} type veth peer name isdv1 netns {SRV}")
-    sh(f"ip -n {BR} link set isdv0 name eth0")
+    sh(f"ip link add {P}v0 netns {BR} type veth peer name {P}v1 netns {SRV}")
+    sh(f"ip -n {BR} link set {P}v0 name eth0")
     sh(f"ip -n {BR} addr add 198.51.100.2/24 dev eth0; ip -n {BR} addr add 2001:db8:5::2/64 dev eth0 nodad")
-    sh(f"ip -n {SRV} addr add 198.51.100.1/24 dev isdv1; ip -n {SRV} addr add 2001:db8:5::1/64 dev isdv1 nodad")
+    sh(f"ip -n {SRV} addr add 198.51.100.1/24 dev {P}v1; ip -n {SRV} addr add 2001:db8:5::1/64 dev {P}v1 nodad")
     sh(f"ip -n {SRV} addr add 203.0.113.2/32 dev lo")
-    sh(f"ip -n {BR} link set eth0 up; ip -n {SRV} link set isdv1 up")
+    sh(f"ip -n {BR} link set eth0 up; ip -n {SRV} link set {P}v1 up")
     sh(f"ip -n {BR} route add default via 198.51.100.1; ip -n {BR} -6 route add default via 2001:db8:5::1")
     os.makedirs(f"/etc/netns/{BR}", exist_ok=True)
     open(f"/etc/netns/{BR}/resolv.conf", "w").write("nameserver 127.0.0.1\n")
@@ -82,12 +92,12 @@ def teardown():
 
 
 def start_coturn(workdir):
-    conf = os.path.join(workdir, "isd-turnserver.conf")
+    conf = os.path.join(workdir, f"{P}-turnserver.conf")
     open(conf, "w").write(
         "listening-ip=203.0.113.2\nlistening-ip=198.51.100.1\nlistening-ip=2001:db8:5::1\n"
         "listening-port=3478\nrelay-ip=203.0.113.2\nmin-port=50000\nmax-port=50100\n"
         "lt-cred-mech\nuser=test:secret\nrealm=test\nno-tls\nno-dtls\nno-cli\nno-stdout-log\n"
-        f"log-file={workdir}/isd-turn.log\npidfile={workdir}/isd-turn.pid\nsimple-log\nallow-loopback-peers\n")
+        f"log-file={workdir}/{P}-turn.log\npidfile={workdir}/{P}-turn.pid\nsimple-log\nallow-loopback-peers\n")
     return subprocess.Popen(["ip", "netns", "exec", SRV, "turnserver", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -115,7 +125,7 @@ def main():
         return
     names = sys.argv[2:] or list(SCENARIOS)
     setup()
-    work = tempfile.mkdtemp(prefix="isd-cap-")
+    work = tempfile.mkdtemp(prefix=f"{P}-cap-")
     turn = start_coturn(work)
     time.sleep(1)
     try:
@@ -123,8 +133,13 @@ def main():
             sc = SCENARIOS[name]
             wait = sc.get("wait", 15)
             if sc.get("drop"):
-                sh(f"ip netns exec {SRV} nft add table inet isddrop; ip netns exec {SRV} nft 'add chain inet isddrop input {{ type filter hook input priority 0; }}'; ip netns exec {SRV} nft add rule inet isddrop input udp dport {sc['drop']} drop")
-            prof = tempfile.mkdtemp(prefix="isd-ffprof-")
+                sh(f"ip netns exec {SRV} nft add table inet {P}drop; ip netns exec {SRV} nft 'add chain inet {P}drop input {{ type filter hook input priority 0; }}'; ip netns exec {SRV} nft add rule inet {P}drop input udp dport {sc['drop']} drop")
+            responder = None
+            if sc.get("responder"):
+                rport, rcode = sc["responder"]
+                responder = subprocess.Popen(["ip", "netns", "exec", SRV, sys.executable, __file__, "--responder", str(rport), str(rcode)])
+                time.sleep(0.5)
+            prof = tempfile.mkdtemp(prefix=f"{P}-ffprof-")
             prefs = {"media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
                      "browser.shell.checkDefaultBrowser": False, "datareporting.policy.dataSubmissionEnabled": False}
             prefs.update(sc.get("prefs", {}))
@@ -145,12 +160,15 @@ def main():
             os.killpg(ff.pid, signal.SIGKILL)
             ff.wait()
             shutil.rmtree(prof, ignore_errors=True)
+            if responder is not None:
+                responder.kill()
+                responder.wait()
             if sc.get("drop"):
-                sh(f"ip netns exec {SRV} nft delete table inet isddrop", check=False)
+                sh(f"ip netns exec {SRV} nft delete table inet {P}drop", check=False)
             if os.path.exists(out):
                 data = json.load(open(out))
                 data["meta"] = {"scenario": name, **sc, "browser": sh("firefox-esr --version").stdout.strip(),
-                                "network": "isdbr eth0 198.51.100.2/24 2001:db8:5::2/64; coturn on 203.0.113.2, 198.51.100.1, [2001:db8:5::1] :3478"}
+                                "network": f"{BR} eth0 198.51.100.2/24 2001:db8:5::2/64; coturn on 203.0.113.2, 198.51.100.1, [2001:db8:5::1] :3478"}
                 json.dump(data, open(out, "w"), indent=1)
                 print(name, "ok", len(data.get("events", [])), "events", flush=True)
             else:
@@ -178,8 +196,29 @@ def serve(out):
     httpd.serve_forever()
 
 
+def respond(port: int, code: int) -> None:
+    """A STUN server answering every Binding request with error `code` (RFC 5389 ERROR-CODE)."""
+    import socket, struct
+    reasons = {420: b"Unknown Attribute", 500: b"Server Error", 400: b"Bad Request"}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("203.0.113.2", port))
+    log = open(f"/tmp/isd-cap/responder-{port}.log", "a")
+    while True:
+        data, addr = sock.recvfrom(2048)
+        if len(data) < 20 or data[0:2] != b"\x00\x01":
+            continue
+        log.write(f"{time.time():.3f} {addr}\n"); log.flush()
+        reason = reasons.get(code, b"Error")
+        reason += b" " * ((4 - len(reason) % 4) % 4)
+        value = struct.pack("!HBB", 0, code // 100, code % 100) + reason
+        attr = struct.pack("!HH", 0x0009, len(value)) + value
+        sock.sendto(struct.pack("!HH", 0x0111, len(attr)) + data[4:20] + attr, addr)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+    if len(sys.argv) == 4 and sys.argv[1] == "--responder":
+        respond(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--server":
         serve(sys.argv[2])
     else:
         main()
