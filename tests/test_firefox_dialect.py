@@ -159,3 +159,15 @@ def test_default_address_only_without_permission() -> None:
 def test_bad_firefox_versions(spec: str) -> None:
     with pytest.raises(ConfigError, match="--browser"):
         get_dialect(spec)
+
+
+def test_tcp_relay_ids_do_not_count_the_stun_servers() -> None:
+    """Conformance suite, mixed scenario (Firefox 153 ESR): with STUN + TURN/UDP + TURN/TCP the
+    UDP relay has stun priority 30 (92151551) and the TCP relay still 31 (8265727)."""
+    ff, ident, (p4, _) = setup(["stun:203.0.113.2:3478", "turn:203.0.113.2:3478?transport=udp",
+                                "turn:203.0.113.2:3478?transport=tcp"])
+    udp, tcp = (parse_ice_url(u, username="test", credential="secret")
+                for u in ("turn:203.0.113.2:3478?transport=udp", "turn:203.0.113.2:3478?transport=tcp"))
+    relay_udp = ff.relay_candidate(ident, p4, ("203.0.113.2", 5), ("203.0.113.1", 6), udp, 0, "0", 0)
+    relay_tcp = ff.relay_candidate(ident, p4, ("203.0.113.2", 7), ("203.0.113.1", 8), tcp, 0, "0", 0)
+    assert (relay_udp.priority, relay_tcp.priority) == (92151551, 8265727)

@@ -120,8 +120,10 @@ class FirefoxDialect(TransportRules):
         the TCP active host and a relay per TURN/TCP server. A foundation is the index of the
         first (type, base, server address) seen, taken even when the candidate later fails (F5b,
         stun_loopback). Servers get ids: STUN URLs first, then each TURN server counted among
-        the TURN servers of its transport (two_stun_turn: the TURN/UDP relay has stun priority
-        31 - 2; two_turn: TURN/UDP and TURN/TCP both 31). An IP literal of the other family
+        the TURN servers of its transport, a TURN/UDP one after the STUN URLs, a TURN/TCP one
+        from 0 (two_stun_turn: the TURN/UDP relay has stun priority 31 - 2; two_turn: TURN/UDP
+        and TURN/TCP both 31; conformance suite, mixed: STUN + TURN/UDP + TURN/TCP gives the
+        TCP relay 31, 8265727). An IP literal of the other family
         creates nothing (F3d, stun_v6); a name does (stun_name: the IPv6 srflx holds foundation 3)."""
         stuns = [s for s in servers if s.scheme == "stun"]
         turns = [s for s in servers if s.is_turn]
@@ -130,7 +132,7 @@ class FirefoxDialect(TransportRules):
         for transport in ("udp", "tcp"):
             same = [s for s in turns if (s.relay_protocol == "udp") == (transport == "udp")]
             for n, server in enumerate(same):
-                ident.server_ids.setdefault(server, len(stuns) + n)
+                ident.server_ids.setdefault(server, (len(stuns) if transport == "udp" else 0) + n)
 
         def take(key: tuple) -> None:
             ident.foundations.setdefault(key, len(ident.foundations))

@@ -24,19 +24,13 @@ class Known:
 
 
 KNOWN: tuple[Known, ...] = (
-    Known("firefox", "mixed", "field", "relay udp", "priority: browser 8265727, icesim 8265215",
-          "Firefox gives a relay over TCP the STUN-server priority 31 (8265727) even when other "
-          "servers come before it in iceServers; icesim's Firefox dialect counts it after them "
-          "(31 - 2: 8265215). One capture (this suite's mixed scenario) shows it; whether nICEr "
-          "numbers TCP TURN servers apart or always uses 31 is open, so the rule waits for a "
-          "capture with two TCP TURN servers"),
     Known("firefox", "relay_only", "field", "relay udp", "typ relay raddr 0.0.0.0 rport 0'",
           "iceTransportPolicy relay in Firefox (this suite's relay_only scenario): the relay keeps "
           "raddr = its own address (icesim zeroes it as Chrome does), foundations count only the "
           "relay candidates (0, 1; icesim keeps the numbering of a full gather: 5, 2), and the STUN "
-          "server is left out of the server ids (TURN/UDP 92151807 = id 0, TURN/TCP 8265727; icesim "
-          "92151551, 8265215). icesim's Firefox dialect inherits JSEP's relay filter "
-          "(dialects/transport_rules.py) until these rules are moved into it"),
+          "server is left out of the server ids (TURN/UDP 92151807 = id 0; icesim 92151551). "
+          "icesim's Firefox dialect inherits JSEP's relay filter (dialects/transport_rules.py) "
+          "until these rules are moved into it"),
 )
 
 

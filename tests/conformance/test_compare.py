@@ -238,9 +238,12 @@ def test_chrome_tcp_relay_foundations_are_not_masked():
 def test_known_differences_cover_only_what_they_name():
     from known import known_reason
 
-    diff = Difference("field", "relay udp", "candidate.priority: browser 8265727, icesim 8265215")
-    assert known_reason("firefox", "mixed", diff)
-    assert known_reason("chrome", "mixed", diff) is None
-    assert known_reason("firefox", "turn_tcp", diff) is None
-    assert known_reason("firefox", "mixed", Difference("field", "relay udp", "priority: browser 1, icesim 2")) is None
-    assert known_reason("firefox", "mixed", Difference("order", "relay udp", diff.detail)) is None
+    detail = ("candidate.candidate: browser 'candidate:0 1 UDP 92151807 203.0.113.2 relay1 typ relay raddr "
+              "203.0.113.2 rport relay1', icesim 'candidate:2 1 UDP 92151551 203.0.113.2 relay1 typ relay raddr "
+              "0.0.0.0 rport 0'")
+    diff = Difference("field", "relay udp", detail)
+    assert known_reason("firefox", "relay_only", diff)
+    assert known_reason("chrome", "relay_only", diff) is None
+    assert known_reason("firefox", "mixed", diff) is None
+    assert known_reason("firefox", "relay_only", Difference("field", "relay udp", "priority: browser 1, icesim 2")) is None
+    assert known_reason("firefox", "relay_only", Difference("order", "relay udp", detail)) is None
