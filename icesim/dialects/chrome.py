@@ -14,7 +14,7 @@ import zlib
 from ..addresses import address_precedence, is_private_ip, parse_ip, redact, uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
-from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
 from .chrome_transports import ChromeTransportRules
 from .chrome_versions import (
@@ -89,7 +89,8 @@ class ChromeDialect(ChromeTransportRules):
         self.relay_type_pref = {**TYPE_PREF_RELAY, "udp": relay_udp_type_pref(version)}
 
     # --- the engine's per-browser questions (Chrome: the plain libwebrtc answers) -----------
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+                policy: GatherPolicy | None = None) -> None:
         """libwebrtc's foundations are hashes: nothing to number up front."""
 
     def refused_server_error(self, server, t_gathering, rng) -> CandidateErrorEvent | None:

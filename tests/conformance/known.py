@@ -23,15 +23,8 @@ class Known:
                 and self.what in diff.what and self.detail in diff.detail)
 
 
-KNOWN: tuple[Known, ...] = (
-    Known("firefox", "relay_only", "field", "relay udp", "typ relay raddr 0.0.0.0 rport 0'",
-          "iceTransportPolicy relay in Firefox (this suite's relay_only scenario): the relay keeps "
-          "raddr = its own address (icesim zeroes it as Chrome does), foundations count only the "
-          "relay candidates (0, 1; icesim keeps the numbering of a full gather: 5, 2), and the STUN "
-          "server is left out of the server ids (TURN/UDP 92151807 = id 0; icesim 92151551). "
-          "icesim's Firefox dialect inherits JSEP's relay filter (dialects/transport_rules.py) "
-          "until these rules are moved into it"),
-)
+# Empty: every difference the suite found so far is fixed (README, "Known differences").
+KNOWN: tuple[Known, ...] = ()
 
 
 def known_reason(browser: str, scenario: str, diff: Difference) -> str | None:
