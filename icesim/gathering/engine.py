@@ -101,8 +101,11 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
                 runner.result()  # an engine failure (e.g. out of file descriptors) surfaces at once
             if runner.done() and emitter.pending == 0 and not _alive(session.background):
                 return
-            if timeout_ms is not None and deadline_task is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
+            if (timeout_ms is not None and deadline_task is not None and deadline_task.done()
+                    and emitter.horizon() >= timeout_ms and (runner.done() or emitter.live)):
                 # Every event up to the page's timeout has been released: the page stops listening.
+                # (With every timeline parked the horizon is infinite while the engine may still
+                # be computing "complete": that is not the deadline passing.)
                 log.info("gather.page_timeout", timeout_ms=timeout_ms)
                 return
             if runner.done() and deadline is not None:

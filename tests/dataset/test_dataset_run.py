@@ -158,11 +158,10 @@ def test_a_failed_write_leaves_no_part(tmp_path, monkeypatch):
     out = DatasetDir(tmp_path, "parquet")
     out.prepare()
 
-    def broken(table, where, **kw):
-        Path(where).write_bytes(b"PAR1 half")
+    def disk_full(self, batch, *args, **kw):  # the part file exists, half written
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(output.pq, "write_table", broken)
+    monkeypatch.setattr(output.pq.ParquetWriter, "write_batch", disk_full)
     with pytest.raises(OSError):
         out.write_shard(0, [], [])
     assert os.listdir(out.sessions_dir) == [] and out.finished_shards() == set()
