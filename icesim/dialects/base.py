@@ -99,9 +99,13 @@ class Dialect(Protocol):
     # STUN binding to the TURN server instead (see stun_servers).
     srflx_from_turn: bool
 
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(
+        self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+        policy: GatherPolicy | None = None,
+    ) -> None:
         """Called once before any socket: the browser creates its candidates here (Firefox numbers
-        foundations and paces transactions in this order). `servers` is the page's full list."""
+        foundations and paces transactions in this order). `servers` is the page's full list;
+        `policy` what the allocator gathers (Firefox under iceTransportPolicy relay: relays only)."""
         ...
 
     def refused_server_error(

@@ -6,13 +6,14 @@ formula. Where a rule rests on source reading only, the comment says [code].
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 
 from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
-from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
 from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
@@ -116,26 +117,36 @@ class FirefoxDialect(TransportRules):
         return mdns
 
     # --- creation order: foundations, server ids, pacing -------------------------------------
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(
+        self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+        policy: GatherPolicy | None = None,
+    ) -> None:
         """nICEr creates every candidate up front (nr_ice_component_initialize): per socket the
         UDP host, a srflx per STUN server, a srflx + relay per TURN/UDP server; then per socket
         the TCP active host and a relay per TURN/TCP server. A foundation is the index of the
         first (type, base, server address) seen, taken even when the candidate later fails (F5b,
         stun_loopback). Servers get ids: STUN URLs first, then each TURN server counted among
-        the TURN servers of its transport (two_stun_turn: the TURN/UDP relay has stun priority
-        31 - 2; two_turn: TURN/UDP and TURN/TCP both 31). An IP literal of the other family
+        the TURN servers of its transport, a TURN/UDP one after the STUN URLs, a TURN/TCP one
+        from 0 (two_stun_turn: the TURN/UDP relay has stun priority 31 - 2; two_turn: TURN/UDP
+        and TURN/TCP both 31; conformance suite, mixed: STUN + TURN/UDP + TURN/TCP gives the
+        TCP relay 31, 8265727). An IP literal of the other family
         creates nothing (F3d, stun_v6); a name does (stun_name: the IPv6 srflx holds foundation 3)."""
-        stuns = [s for s in servers if s.scheme == "stun"]
+        # iceTransportPolicy relay: nICEr creates relay candidates only, so only they take
+        # foundations and the STUN URLs get no ids (conformance suite, relay_only: TURN/UDP
+        # relay foundation 0 and stun priority 31, TURN/TCP relay foundation 1).
+        relay_only = policy is not None and policy.signalled == frozenset({"relay"})
+        stuns = [] if relay_only else [s for s in servers if s.scheme == "stun"]
         turns = [s for s in servers if s.is_turn]
         for n, server in enumerate(stuns):
             ident.server_ids.setdefault(server, n)
         for transport in ("udp", "tcp"):
             same = [s for s in turns if (s.relay_protocol == "udp") == (transport == "udp")]
             for n, server in enumerate(same):
-                ident.server_ids.setdefault(server, len(stuns) + n)
+                ident.server_ids.setdefault(server, (len(stuns) if transport == "udp" else 0) + n)
 
         def take(key: tuple) -> None:
-            ident.foundations.setdefault(key, len(ident.foundations))
+            if key[0] == "relay" or not relay_only:
+                ident.foundations.setdefault(key, len(ident.foundations))
 
         def pace(net: NetworkPlan, server: IceServerUrl) -> None:
             ident.start_slots.setdefault((net.key, server), len(ident.start_slots))
@@ -157,6 +168,12 @@ class FirefoxDialect(TransportRules):
             for server in turns:
                 if server.relay_protocol != "udp" and _family_fits(server, net):
                     take(("relay", net.bind_address, "tcp", _server_key(server)))
+
+    def gather_policy(self, ip_policy: str, permission: bool, mdns: bool, ice_transport_policy: str) -> GatherPolicy:
+        """JSEP's relay filter, but a relay keeps raddr = its own address (conformance suite,
+        relay_only: Firefox never zeroes it as Chrome does)."""
+        policy = super().gather_policy(ip_policy, permission, mdns, ice_transport_policy)
+        return dataclasses.replace(policy, mask_related=False)
 
     def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
         if server.is_turn and server.relay_protocol != "udp":

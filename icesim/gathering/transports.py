@@ -26,7 +26,7 @@ async def run_transports(
 ) -> None:
     d = root.dialect
     plans = d.plan_networks(interfaces, policy.enumerate)
-    d.prepare(root.ident, plans, config.servers)  # refused servers still count (Firefox foundations)
+    d.prepare(root.ident, plans, config.servers, policy)  # refused servers still count (Firefox foundations)
     servers = [s for s in config.servers if s not in refused]
     # disable_non_proxied_udp: no STUN and no TURN/UDP port; TURN over TCP/TLS remains (P3).
     stun_servers = d.stun_servers(servers) if policy.udp else []
