@@ -154,5 +154,10 @@ class OrderedEmitter:
                 handle.cancel()
 
     @property
+    def live(self) -> bool:
+        """Whether some timeline is still open (the horizon is a real browser time)."""
+        return bool(self._timelines)
+
+    @property
     def pending(self) -> int:
         return len(self._heap)

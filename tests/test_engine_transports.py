@@ -236,3 +236,17 @@ async def test_pool_still_gathering_at_set_local_description(coturn):
     t_relay = next(e["t"] for e in events if e["type"] == "icecandidate" and e["candidate"] == relay)
     assert relay["priority"] == 50339584 and t_relay > t_gathering
     assert all(c["priority"] & 0xFF == 0 for c in cands(events))  # every candidate of the pooled session
+
+
+@pytest.mark.parametrize("pool_size", [0, 1])
+async def test_page_timeout_after_complete_keeps_the_end_of_gathering(pool_size):
+    """A page that listens for 3 s (CreepJS-like) hears "complete" and the null candidate of a
+    gather that ends well before its timeout, whether or not a pooled transport is in it.
+    (Once every timeline was parked, the page's deadline used to end the stream before the
+    engine had computed "complete".)"""
+    async with StunServer() as stun_server:
+        stun = parse_ice_url(f"stun:127.0.0.1:{stun_server.address[1]}")
+        for seed in range(5):
+            events = await run([stun], pool_size=pool_size, media=("audio", "video", "data"),
+                               timeout_ms=3000, time_scale=1000, seed=seed)
+            assert t_of(events, "complete") < 3000

@@ -46,6 +46,7 @@ FEATURES_SCHEMA = pa.schema([
 ])
 
 FORMATS = ("parquet", "jsonl")
+WRITE_SLICE = 128  # rows converted per GIL hold
 # The manifest fields a resumed run must agree with.
 IDENTITY_KEYS = ("seed", "sessions", "shard_size", "format", "profiles", "time_scale")
 
@@ -125,8 +126,11 @@ def _write_atomic(path: Path, rows: list[dict[str, Any]], schema: pa.Schema, fmt
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
         if fmt == "parquet":
-            table = pa.Table.from_pylist(rows, schema=schema)
-            pq.write_table(table, tmp, compression="zstd")
+            # In slices: converting Python rows holds the GIL, and the writer runs in a thread
+            # next to a worker's event loop; small slices let the loop in between.
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for i in range(0, max(len(rows), 1), WRITE_SLICE):
+                    writer.write_batch(pa.RecordBatch.from_pylist(rows[i:i + WRITE_SLICE], schema=schema))
         else:
             with open(tmp, "w", encoding="utf-8") as f:
                 for row in rows:

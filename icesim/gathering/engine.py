@@ -52,6 +52,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     policy = dialect.gather_policy(config.ip_policy, config.permission, config.mdns, config.ice_transport_policy)
     if config.sdp and not dialect.renders_sdp:
         raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
+    if config.sdp and (why := dialect.sdp_unsupported(config.media)):
+        raise ConfigError("--sdp", ",".join(config.media), why)  # before any output: nothing half-written
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
         timing_rng=timing_rng, mdns=policy.mdns, policy=policy,
@@ -101,8 +103,11 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
                 runner.result()  # an engine failure (e.g. out of file descriptors) surfaces at once
             if runner.done() and emitter.pending == 0 and not _alive(session.background):
                 return
-            if timeout_ms is not None and deadline_task is not None and deadline_task.done() and emitter.horizon() >= timeout_ms:
+            if (timeout_ms is not None and deadline_task is not None and deadline_task.done()
+                    and emitter.horizon() >= timeout_ms and (runner.done() or emitter.live)):
                 # Every event up to the page's timeout has been released: the page stops listening.
+                # (With every timeline parked the horizon is infinite while the engine may still
+                # be computing "complete": that is not the deadline passing.)
                 log.info("gather.page_timeout", timeout_ms=timeout_ms)
                 return
             if runner.done() and deadline is not None:

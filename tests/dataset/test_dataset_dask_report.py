@@ -63,5 +63,6 @@ def test_bench_reports_dataset_rates(tmp_path):
     assert sum(d["dataset"]["counts"].values()) == 200 and set(d["dataset_mix"]["counts"]) == {"human", "bot"}
     assert d["dataset_mix"]["stun_server"]["unexpected_timeouts"] == 0
     assert d["dataset_mix"]["cpu_ms_per_session"] > 0 and set(d["goals_met"]) == set(GOALS)
+    assert set(d["dataset"]["srflx_late_ms"]) == {"p50", "p90", "p99"}
     assert "dataset_mix_per_s" in format_dataset(result)
     assert json.loads(json.dumps(result)) == result
