@@ -27,25 +27,40 @@ deps-system: deps-lab
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null && \
 	command -v turnserver >/dev/null
 
+# $(call apt_install,WHO,TOOL:PACKAGE ...): apt-get install the packages whose tool is missing.
+define apt_install
+@missing=""; for pair in $(2); do tool=$${pair%%:*}; \
+  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || [ -x /sbin/$$tool ] || missing="$$missing $${pair#*:}"; \
+done; \
+if [ -z "$$missing" ]; then exit 0; fi; \
+if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
+  echo "error: $(1) needs$$missing and installing it needs root or sudo" >&2; exit 1; \
+fi; \
+echo "installing$$missing with apt-get"; \
+$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+endef
+
 # `icesim lab` (network namespaces): iproute2, nftables, util-linux's unshare/nsenter/setpriv.
 LAB_TOOLS := ip:iproute2 nft:nftables unshare:util-linux nsenter:util-linux setpriv:util-linux
 deps-lab:
-	@missing=""; for pair in $(LAB_TOOLS); do tool=$${pair%%:*}; \
-	  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || [ -x /sbin/$$tool ] || missing="$$missing $${pair#*:}"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" -ne 0 ] && [ -z "$(SUDO)" ]; then \
-	  echo "error: the network lab needs$$missing and installing it needs root or sudo" >&2; exit 1; \
-	fi; \
-	echo "installing$$missing with apt-get"; \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+	$(call apt_install,the network lab,$(LAB_TOOLS))
 
 test: install deps-system
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 
 bench: install
 	icesim bench
+
+# The conformance suite's oracles (tests/conformance): headless Chromium and Firefox ESR; its
+# namespaces need deps-lab's iproute2 and nftables.
+.PHONY: deps-browsers conformance
+deps-browsers: deps-lab
+	$(call apt_install,the conformance suite,chromium:chromium firefox-esr:firefox-esr)
+
+# icesim against real browsers, scenario by scenario; prints the table of matches and differences.
+conformance: install deps-system deps-browsers
+	$(PYTHON) -m pytest $(PYTEST_FLAGS) tests/conformance
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,15 +153,17 @@ def build_argv(
     allow_loopback_peers: bool = True,
     extra_args: tuple[str, ...] = (),
     tls: tuple[Path, Path, int] | None = None,
+    ip: str = LOOPBACK,
 ) -> list[str]:
-    """The turnserver command line (also shown in failure messages)."""
+    """The turnserver command line (also shown in failure messages). ``ip`` is the listening
+    and relay address: loopback, or a lab address inside a namespace (tests/conformance)."""
     min_port, max_port = relay_range or relay_port_range()
     argv = [
         binary,
         # Ignore /etc/turnserver.conf: Debian's sends the log to syslog.
         "-n",
-        f"--listening-ip={LOOPBACK}",
-        f"--relay-ip={LOOPBACK}",
+        f"--listening-ip={ip}",
+        f"--relay-ip={ip}",
         f"--listening-port={port}",
         f"--min-port={min_port}",
         f"--max-port={max_port}",
@@ -225,7 +227,7 @@ def _wait_ready(
     """
     udp_ok = tcp_ok = False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
+        sock.bind((addr[0], 0))
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 return "exited"
@@ -262,11 +264,17 @@ def start_coturn(
     ready_timeout: float = READY_TIMEOUT,
     relay_range: tuple[int, int] | None = None,
     tls_cert: tuple[Path, Path] | None = None,
+    ip: str = LOOPBACK,
+    port: int | None = None,
+    exec_prefix: tuple[str, ...] = (),
+    probe_in: Callable[[Callable[[], str | None]], str | None] | None = None,
 ) -> Iterator[CoturnServer]:
     """Start coturn on a free 127.0.0.1 port, yield it ready, stop it after.
 
     ``workdir`` holds the pid file, the SQLite user db and the log; a
-    temporary directory is made (and removed) when it is None.
+    temporary directory is made (and removed) when it is None. Inside a network namespace
+    (tests/conformance): ``ip`` and ``port`` are the lab's, ``exec_prefix`` is
+    ``ip netns exec NS`` and ``probe_in`` runs the readiness probe in that namespace.
     """
     binary = find_turnserver()
     with contextlib.ExitStack() as stack:
@@ -279,11 +287,11 @@ def start_coturn(
         for attempt in range(1, START_ATTEMPTS + 1):
             run_dir = base / f"run{attempt}" if attempt > 1 else base
             run_dir.mkdir(parents=True, exist_ok=True)
-            port = free_port()
+            listen_port = free_port() if port is None else port
             argv = build_argv(
                 binary,
                 run_dir,
-                port,
+                listen_port,
                 username=username,
                 password=password,
                 realm=realm,
@@ -291,12 +299,13 @@ def start_coturn(
                 allow_loopback_peers=allow_loopback_peers,
                 extra_args=tuple(extra_args),
                 tls=None if tls_cert is None else (*tls_cert, free_port()),
+                ip=ip,
             )
             log_path = run_dir / "turnserver.log"
             started = time.monotonic()
             with open(log_path, "wb") as log_file:
                 proc = subprocess.Popen(
-                    argv,
+                    [*exec_prefix, *argv],
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
@@ -309,16 +318,17 @@ def start_coturn(
                     ),
                 )
             try:
-                reason = _wait_ready(
-                    proc, (LOOPBACK, port), log_path, started + ready_timeout
-                )
+                def probe() -> str | None:
+                    return _wait_ready(proc, (ip, listen_port), log_path, started + ready_timeout)
+
+                reason = probe() if probe_in is None else probe_in(probe)
             except BaseException:
                 _stop(proc)
                 raise
             if reason is None:
                 server = CoturnServer(
-                    host=LOOPBACK,
-                    port=port,
+                    host=ip,
+                    port=listen_port,
                     username=username,
                     password=password,
                     realm=realm,

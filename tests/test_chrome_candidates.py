@@ -27,7 +27,7 @@ from chrome_helpers import (
     ip,
     parse,
 )
-from icesim.config import Interface
+from icesim.config import Interface, parse_ice_url
 from icesim.dialects.chrome import ICE_CHARS
 
 
@@ -245,3 +245,11 @@ def test_foundation_crc32(chrome):
     # Another connection (another tiebreaker): another foundation for the same candidate.
     other = identity(chrome, 4)
     assert chrome.host_candidate(other, plans[4], 1000, True, MID, MLINE).foundation != h1.foundation
+    # ...except a relay over TCP: the same value on every connection (capture G_two_turn and the
+    # conformance suite: 598655908 for a TURN server on 203.0.113.2).
+    assert rt.foundation == "1797656238"
+    assert chrome.relay_candidate(other, plans[4], ("127.0.0.1", 7), ("127.0.0.1", 8), TURN_TCP, 1, MID,
+                                  MLINE).foundation == "1797656238"
+    lab = parse_ice_url("turn:203.0.113.2:3478?transport=tcp", username="test", credential="secret")
+    assert chrome.relay_candidate(other, plans[4], ("203.0.113.2", 7), ("203.0.113.1", 8), lab, 1, MID,
+                                  MLINE).foundation == "598655908"

@@ -138,7 +138,8 @@ def test_retransmits_100ms_doubling_7_sends_and_701_after_11_1_s() -> None:
 
 def test_end_of_gathering_is_marker_complete_null() -> None:
     ff, ident, _ = setup()
-    marker, complete, null = ff.completion_events(ident, 80.0, lambda b: b[1], "0", 0)
+    (marker,) = ff.transport_done_events(ident, 80.0, "0", 0)
+    complete, null = ff.completion_events(ident, 80.0, lambda b: b[1], "0", 0)
     assert isinstance(complete, GatheringStateChange) and complete.state == "complete" and null.candidate is None
     line = json.loads(to_json_line(marker))["candidate"]
     assert line == {"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0, "foundation": None, "component": None,
@@ -159,3 +160,32 @@ def test_default_address_only_without_permission() -> None:
 def test_bad_firefox_versions(spec: str) -> None:
     with pytest.raises(ConfigError, match="--browser"):
         get_dialect(spec)
+
+
+def test_tcp_relay_ids_do_not_count_the_stun_servers() -> None:
+    """Conformance suite, mixed scenario (Firefox 153 ESR): with STUN + TURN/UDP + TURN/TCP the
+    UDP relay has stun priority 30 (92151551) and the TCP relay still 31 (8265727)."""
+    ff, ident, (p4, _) = setup(["stun:203.0.113.2:3478", "turn:203.0.113.2:3478?transport=udp",
+                                "turn:203.0.113.2:3478?transport=tcp"])
+    udp, tcp = (parse_ice_url(u, username="test", credential="secret")
+                for u in ("turn:203.0.113.2:3478?transport=udp", "turn:203.0.113.2:3478?transport=tcp"))
+    relay_udp = ff.relay_candidate(ident, p4, ("203.0.113.2", 5), ("203.0.113.1", 6), udp, 0, "0", 0)
+    relay_tcp = ff.relay_candidate(ident, p4, ("203.0.113.2", 7), ("203.0.113.1", 8), tcp, 0, "0", 0)
+    assert (relay_udp.priority, relay_tcp.priority) == (92151551, 8265727)
+
+
+def test_relay_only_numbers_relays_only_and_keeps_their_raddr() -> None:
+    """Conformance suite, relay_only (Firefox 153 ESR, iceTransportPolicy relay with STUN +
+    TURN/UDP + TURN/TCP): foundations 0 and 1, priorities 92151807 and 8265727, raddr = relay."""
+    ff = FirefoxDialect()
+    policy = ff.gather_policy("default", False, True, "relay")
+    assert not policy.mask_related and policy.signalled == frozenset({"relay"})
+    ident = ff.new_identity(random.Random(1))
+    (p4, p6) = ff.plan_networks([V4, V6], False)
+    urls = ["stun:203.0.113.2:3478", "turn:203.0.113.2:3478?transport=udp", "turn:203.0.113.2:3478?transport=tcp"]
+    servers = [parse_ice_url(u, username="test", credential="secret") for u in urls]
+    ff.prepare(ident, [p4, p6], servers, policy)
+    udp = ff.relay_candidate(ident, p4, ("203.0.113.2", 5), ("203.0.113.1", 6), servers[1], 0, "0", 0)
+    tcp = ff.relay_candidate(ident, p4, ("203.0.113.2", 7), ("203.0.113.1", 8), servers[2], 0, "0", 0)
+    assert udp.candidate == "candidate:0 1 UDP 92151807 203.0.113.2 5 typ relay raddr 203.0.113.2 rport 5"
+    assert tcp.candidate == "candidate:1 1 UDP 8265727 203.0.113.2 7 typ relay raddr 203.0.113.2 rport 7"

@@ -99,9 +99,13 @@ class Dialect(Protocol):
     # STUN binding to the TURN server instead (see stun_servers).
     srflx_from_turn: bool
 
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(
+        self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+        policy: GatherPolicy | None = None,
+    ) -> None:
         """Called once before any socket: the browser creates its candidates here (Firefox numbers
-        foundations and paces transactions in this order). `servers` is the page's full list."""
+        foundations and paces transactions in this order). `servers` is the page's full list;
+        `policy` what the allocator gathers (Firefox under iceTransportPolicy relay: relays only)."""
         ...
 
     def refused_server_error(
@@ -118,6 +122,11 @@ class Dialect(Protocol):
 
     def srflx_equal_to_host_emitted(self, mdns: bool) -> bool:
         """Whether a srflx whose address is the socket's own address is still signalled."""
+        ...
+
+    def transport_done_events(self, ident: GatherIdentity, t: float, mid: str, mline: int) -> list[Event]:
+        """What the page sees when one transport (m-line) finishes gathering, before the
+        connection-wide end (Firefox: the "" end-of-candidates candidate; Chrome: nothing)."""
         ...
 
     def completion_events(
@@ -144,6 +153,10 @@ class Dialect(Protocol):
     def surface(
         self, cand: IceCandidate, policy: GatherPolicy, pooled: bool
     ) -> IceCandidate | None: ...
+
+    def sdp_unsupported(self, media: tuple[str, ...]) -> str | None:
+        """Why the local description cannot be rendered for these m-lines (None: it can)."""
+        ...
 
     def local_description(
         self, ident: GatherIdentity, sections: list[MediaSection],

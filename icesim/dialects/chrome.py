@@ -14,7 +14,7 @@ import zlib
 from ..addresses import address_precedence, is_private_ip, parse_ip, redact, uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
-from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
 from .chrome_timers import ChromeTimers
 from .chrome_transports import ChromeTransportRules
 from .chrome_versions import (
@@ -89,7 +89,8 @@ class ChromeDialect(ChromeTransportRules):
         self.relay_type_pref = {**TYPE_PREF_RELAY, "udp": relay_udp_type_pref(version)}
 
     # --- the engine's per-browser questions (Chrome: the plain libwebrtc answers) -----------
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+                policy: GatherPolicy | None = None) -> None:
         """libwebrtc's foundations are hashes: nothing to number up front."""
 
     def refused_server_error(self, server, t_gathering, rng) -> CandidateErrorEvent | None:
@@ -107,6 +108,9 @@ class ChromeDialect(ChromeTransportRules):
         """An any-address socket's local address never equals a mapped one, so a srflx equal to
         the host shows with mDNS (captures README); an enumerated socket drops it (B1)."""
         return False
+
+    def transport_done_events(self, ident, t, mid, mline) -> list:
+        return []  # libwebrtc signals no end-of-candidates marker (captures S1-S8)
 
     def completion_events(self, ident, t, jitter, mid, mline) -> list:
         """"complete", then the null candidate (captures S1-S8); no end-of-candidates marker."""
@@ -273,7 +277,7 @@ class ChromeDialect(ChromeTransportRules):
         if proto == "udp":
             found = self.foundation(ident, "relay", net.bind_address, "udp", proto)
         else:
-            found = self.stream_relay_foundation(net, mapped, proto)
+            found = self.stream_relay_foundation(relayed, proto)
         return self._build(
             ident, net, foundation=found, protocol="udp", priority=prio, address=str(ip), port=relayed[1],
             # Relay raddr is the TURN-mapped (public) address, not masked (B5, capture S8).
@@ -282,14 +286,14 @@ class ChromeDialect(ChromeTransportRules):
             relay_protocol=None if proto == "udp" else proto, mid=mid, mline=mline,
         )
 
-    def stream_relay_foundation(self, net: NetworkPlan, mapped: tuple[str, int], proto: str) -> str:
+    def stream_relay_foundation(self, relayed: tuple[str, int], proto: str) -> str:
         """A TURN/TCP (TLS) port computes its foundation before the connection's tiebreaker
         reaches it: the tiebreaker is 0, so the foundation is the same in every connection
         (1797656238 = CRC32("relay127.0.0.1udptcp0") in captures G_two_turn, P0-P3, R1, R1g).
-        The base is the TCP socket's local address: loopback for a loopback server (what the
-        server maps it to), else the network's address (not captured for a remote server)."""
-        mapped_ip = parse_ip(mapped[0])
-        base = str(mapped_ip) if mapped_ip.is_loopback else str(net.host_address or net.bind_address)
+        The base is the relayed address (TurnPort::OnAllocateSuccess passes it as the base):
+        the conformance suite's remote server relaying from 203.0.113.2 gave 598655908 =
+        CRC32("relay203.0.113.2udptcp0") in every run, not the network's address."""
+        base = str(parse_ip(relayed[0]))
         if self.rules_version < RANDOM_FOUNDATION_FROM:
             return str(zlib.crc32(f"relay{base}udp{proto}".encode()))
         return str(zlib.crc32(f"relay{base}udp{proto}0".encode()))
@@ -392,3 +396,4 @@ def _server_is_private(server: IceServerUrl, resolved: str | None = None) -> boo
         return is_private_ip(ipaddress.ip_address(text))
     except ValueError:
         return False
+

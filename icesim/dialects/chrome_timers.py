@@ -46,6 +46,9 @@ class ChromeTimers:
     # last one (captures B1/B2 with permission).
     tcp_gap_ms: tuple[float, float] = (0.1, 4.0)
     tcp_waits_for_relays: bool = True
+    # STUN/TURN transactions start with the host candidates, not after the TCP ones (S3a: srflx
+    # ~1 ms after gathering; TCP active candidates come at the end of the sequence).
+    transactions_after_tcp_hosts: bool = False
     complete_after_tcp_ms: tuple[float, float] = (0.1, 0.3)
     # complete 0.1 ms after an unreachable TURN server's 701 (capture D), ~4 ms after a STUN one (S5).
     complete_after_turn_error_ms: tuple[float, float] = (0.05, 0.3)

@@ -6,13 +6,15 @@ formula. Where a rule rests on source reading only, the comment says [code].
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 
 from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
-from .base import GatherIdentity, NetworkPlan, RetransmitSchedule
+from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
+from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
 
@@ -37,6 +39,7 @@ class FirefoxDialect(TransportRules):
 
     name = "firefox"
     srflx_from_turn = True  # F8c: srflx and relay from the one Allocate (no separate binding)
+    renders_sdp = True  # data-channel offers (firefox_sdp.py)
 
     def __init__(self, version: int = CURRENT_FIREFOX, timers: FirefoxTimers | None = None) -> None:
         self.version = version
@@ -114,26 +117,36 @@ class FirefoxDialect(TransportRules):
         return mdns
 
     # --- creation order: foundations, server ids, pacing -------------------------------------
-    def prepare(self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl]) -> None:
+    def prepare(
+        self, ident: GatherIdentity, plans: list[NetworkPlan], servers: list[IceServerUrl],
+        policy: GatherPolicy | None = None,
+    ) -> None:
         """nICEr creates every candidate up front (nr_ice_component_initialize): per socket the
         UDP host, a srflx per STUN server, a srflx + relay per TURN/UDP server; then per socket
         the TCP active host and a relay per TURN/TCP server. A foundation is the index of the
         first (type, base, server address) seen, taken even when the candidate later fails (F5b,
         stun_loopback). Servers get ids: STUN URLs first, then each TURN server counted among
-        the TURN servers of its transport (two_stun_turn: the TURN/UDP relay has stun priority
-        31 - 2; two_turn: TURN/UDP and TURN/TCP both 31). An IP literal of the other family
+        the TURN servers of its transport, a TURN/UDP one after the STUN URLs, a TURN/TCP one
+        from 0 (two_stun_turn: the TURN/UDP relay has stun priority 31 - 2; two_turn: TURN/UDP
+        and TURN/TCP both 31; conformance suite, mixed: STUN + TURN/UDP + TURN/TCP gives the
+        TCP relay 31, 8265727). An IP literal of the other family
         creates nothing (F3d, stun_v6); a name does (stun_name: the IPv6 srflx holds foundation 3)."""
-        stuns = [s for s in servers if s.scheme == "stun"]
+        # iceTransportPolicy relay: nICEr creates relay candidates only, so only they take
+        # foundations and the STUN URLs get no ids (conformance suite, relay_only: TURN/UDP
+        # relay foundation 0 and stun priority 31, TURN/TCP relay foundation 1).
+        relay_only = policy is not None and policy.signalled == frozenset({"relay"})
+        stuns = [] if relay_only else [s for s in servers if s.scheme == "stun"]
         turns = [s for s in servers if s.is_turn]
         for n, server in enumerate(stuns):
             ident.server_ids.setdefault(server, n)
         for transport in ("udp", "tcp"):
             same = [s for s in turns if (s.relay_protocol == "udp") == (transport == "udp")]
             for n, server in enumerate(same):
-                ident.server_ids.setdefault(server, len(stuns) + n)
+                ident.server_ids.setdefault(server, (len(stuns) if transport == "udp" else 0) + n)
 
         def take(key: tuple) -> None:
-            ident.foundations.setdefault(key, len(ident.foundations))
+            if key[0] == "relay" or not relay_only:
+                ident.foundations.setdefault(key, len(ident.foundations))
 
         def pace(net: NetworkPlan, server: IceServerUrl) -> None:
             ident.start_slots.setdefault((net.key, server), len(ident.start_slots))
@@ -155,6 +168,12 @@ class FirefoxDialect(TransportRules):
             for server in turns:
                 if server.relay_protocol != "udp" and _family_fits(server, net):
                     take(("relay", net.bind_address, "tcp", _server_key(server)))
+
+    def gather_policy(self, ip_policy: str, permission: bool, mdns: bool, ice_transport_policy: str) -> GatherPolicy:
+        """JSEP's relay filter, but a relay keeps raddr = its own address (conformance suite,
+        relay_only: Firefox never zeroes it as Chrome does)."""
+        policy = super().gather_policy(ip_policy, permission, mdns, ice_transport_policy)
+        return dataclasses.replace(policy, mask_related=False)
 
     def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
         if server.is_turn and server.relay_protocol != "udp":
@@ -279,15 +298,28 @@ class FirefoxDialect(TransportRules):
             rto *= 2
         return RetransmitSchedule(send_offsets_ms=tuple(offsets), timeout_ms=self.timers.give_up_ms + rng.uniform(lo, hi))
 
-    def completion_events(self, ident, t, jitter, mid, mline) -> list:
-        """The "" end-of-candidates marker (sdpMid, sdpMLineIndex, ufrag; every other attribute
-        null), then "complete", then the null candidate (F1, F3d, F5b, F8c)."""
+    def transport_done_events(self, ident, t, mid, mline) -> list:
+        """A "" end-of-candidates candidate per m-line whose gathering is over (sdpMid,
+        sdpMLineIndex, ufrag; every other attribute null) (F1, F3d, F5b, F8c; one per m-line:
+        reference C and the a=end-of-candidates of each m-line in the captures' SDP)."""
         marker = IceCandidate(candidate="", sdpMid=mid, sdpMLineIndex=mline, usernameFragment=ident.ufrag,
                               relayProtocol=ABSENT, url=ABSENT)
+        return [CandidateEvent(t=t, candidate=marker)]
+
+    def completion_events(self, ident, t, jitter, mid, mline) -> list:
+        """After the last marker: "complete", then the null candidate."""
         t_complete = t + jitter(self.timers.complete_after_marker_ms)
         t_null = t_complete + jitter(self.timers.null_after_complete_ms)
-        return [CandidateEvent(t=t, candidate=marker), GatheringStateChange(t=t_complete, state="complete"),
-                CandidateEvent(t=t_null, candidate=None)]
+        return [GatheringStateChange(t=t_complete, state="complete"), CandidateEvent(t=t_null, candidate=None)]
+
+    @staticmethod
+    def sdp_unsupported(media: tuple[str, ...]) -> str | None:
+        if any(kind != "data" for kind in media):
+            return "Firefox's SDP is modelled for a data channel only (audio/video were not captured)"
+        return None
+
+    def local_description(self, ident, sections, candidates) -> str:
+        return firefox_local_description(ident, sections, candidates)
 
 
 def _response_code(code: int | None) -> int:

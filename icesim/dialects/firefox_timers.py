@@ -47,6 +47,9 @@ class FirefoxTimers:
     # TCP candidates do not wait for relays (F8c: TCP +4 ms, relay +5; two_turn: TCP before
     # both relays).
     tcp_waits_for_relays: bool = False
+    # Every host candidate, UDP then TCP, before any transaction's result (F3d, F8c, gum_stun,
+    # two_stun_turn, turn_tcp; the conformance suite's permission and mixed scenarios).
+    transactions_after_tcp_hosts: bool = True
     turn_setup_ms: tuple[float, float] = (0.2, 1.0)
     # STUN transactions (F5b: 7 sends, gaps 100, 200, 400, 800, 1600, 3200 ms); the 701 11.10 s
     # after "gathering" (F5b 11101 ms, turn_udp_dropped 11102 ms).

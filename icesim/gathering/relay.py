@@ -22,7 +22,7 @@ from ..net import ResolveError, TcpStream
 from ..stun_framing import iter_attributes, well_framed
 from ..stun_transaction import StunTimeout, StunTransaction
 from .ports import UdpPort
-from .srflx import emit_srflx, server_address
+from .srflx import after_tcp_hosts, emit_srflx, server_address
 
 if TYPE_CHECKING:
     from .session import GatherSession
@@ -111,6 +111,7 @@ class TurnAllocation:
     async def run(self) -> str:
         """relay (UDP) | relay_stream (TCP/TLS) | skipped | turn_error: the kind sets how soon
         "complete" follows."""
+        await after_tcp_hosts(self.session, self.tl)
         literal = self.server.host_literal
         if literal is not None and literal.version != self.port.plan.family:
             return "skipped"  # basic_port_allocator.cc CreateRelayPorts: families not compatible

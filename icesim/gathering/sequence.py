@@ -75,6 +75,8 @@ class NetworkSequence:
                     self._spawn(functools.partial(gather_relay, self.session, port, s, p)) for s, p in self.turns
                 ]
             await self._tcp_active()
+            if not self.tcp_out.done():
+                self.tcp_out.set_result(0.0)  # the TCP step is over without a candidate (srflx.after_tcp_hosts)
             self.tl.close()
             await asyncio.gather(*self.tasks)
             return self.ends

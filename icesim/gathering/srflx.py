@@ -53,8 +53,19 @@ async def server_address(
     return (addrs[0], server.port)
 
 
+async def after_tcp_hosts(session: "GatherSession", tl: Timeline) -> None:
+    """Firefox creates every host candidate, UDP then TCP, before its first STUN or TURN
+    transaction starts (nr_ice_component_initialize runs synchronously; the transactions run
+    on timers): no srflx, relay or server error comes before the last TCP host candidate
+    (captures F3d, F8c, tests/data/firefox; the conformance suite saw it every run)."""
+    if session.dialect.timers.transactions_after_tcp_hosts:
+        last_tcp = max([await asyncio.shield(step) for step in list(session.tcp_steps)], default=0.0)
+        tl.advance_to(max(tl.now(), last_tcp))
+
+
 async def gather_srflx(session: "GatherSession", port: UdpPort, server: IceServerUrl, tl: Timeline) -> str:
     """Returns how the port ended for this server: ok | skipped | stun_error | error."""
+    await after_tcp_hosts(session, tl)
     try:
         addr = await server_address(session, port, server, tl)
     except ResolveError:
