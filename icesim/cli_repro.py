@@ -12,13 +12,14 @@ import click
 
 from . import logs
 from .config import ConfigError
+from .lab import LabError
 from .events import Event, to_json_line
 from .render import pretty_line
 from .repro import ALL_CASES, get_case
 from .repro.coturn import CoturnMissing, running_coturn
 from .repro.matching import match_stream
 from .repro.model import CAPTURED_VERSIONS, Case
-from .repro.report import exception_line, explanation_json, explanation_lines, summary_row, summary_table
+from .repro.report import event_of, exception_line, explanation_json, explanation_lines, summary_row, summary_table
 from .repro.runner import DEFAULT_TIME_SCALE, run_case, run_cases
 
 
@@ -34,7 +35,7 @@ def repro() -> None:
 @click.option("--browser", default="chrome", show_default=True,
               help="chrome, or firefox for the cases with a captured Firefox stream (safari: no captures yet).")
 @click.option("--real-time", is_flag=True, help="Wait the browser's real timers (~40 s for Chrome's 701 timeout).")
-@click.option("--lab", is_flag=True, help="Kernel-level faults in network namespaces instead of in-process ones.")
+@click.option("--lab", is_flag=True, help="Run in a kernel network lab (namespaces, nftables drops, coturn) instead of in-process faults.")
 @click.option("--seed", type=int, default=None, help="Reproducible ufrag, mDNS names and timer jitter.")
 @click.option("--format", "fmt", type=click.Choice(["pretty", "jsonl"]), default="pretty", show_default=True)
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
@@ -51,15 +52,37 @@ def repro_701(case_name: str | None, list_cases: bool, run_all: bool, browser: s
         return
     cases = list(ALL_CASES) if run_all else [get_case(case_name or "")]
     _check_browser(browser, [] if run_all else cases)  # with --all, cases without one are skipped
-    if lab:
-        raise click.UsageError("--lab: the namespace lab is not available in this icesim yet; run without --lab "
-                               "(in-process faults)")
     scale = 1.0 if real_time else DEFAULT_TIME_SCALE
-    if run_all:
-        ok = asyncio.run(_run_all(cases, browser, scale, seed, fmt))
-    else:
-        ok = asyncio.run(_run_one(cases[0], browser, scale, seed, fmt))
+    if lab:
+        _check_lab(None if run_all else cases[0])
+    try:
+        if run_all:
+            ok = asyncio.run(_run_all(cases, browser, scale, seed, fmt, lab))
+        else:
+            ok = asyncio.run(_run_one(cases[0], browser, scale, seed, fmt, lab))
+    except LabError as exc:  # no namespaces here, a missing tool...: one line, exit 2
+        raise click.UsageError(f"--lab: {exc}") from None
     sys.exit(0 if ok else 1)
+
+
+def _check_lab(case: Case | None) -> None:
+    """The lab exists in this icesim and, for one case, can run it (one line, exit 2 if not)."""
+    try:
+        from .repro.lab_runner import lab_refusal
+    except ImportError:  # pragma: no cover - an icesim without the lab
+        raise click.UsageError("--lab: the network lab is not available in this icesim") from None
+    reason = None if case is None else lab_refusal(case)
+    if reason:
+        raise click.UsageError(f"--lab: case {case.name} cannot run in a lab: {reason}")
+
+
+async def _nothing() -> list:
+    return []
+
+
+def _constructor_only(case: Case) -> bool:
+    """A case that ends in the RTCPeerConnection constructor: no network, nothing for a lab."""
+    return any(s.scheme == "turn" and (s.username is None or s.credential is None) for s in case.servers)
 
 
 def _list(fmt: str) -> None:
@@ -102,20 +125,25 @@ async def _coturn_if_needed(cases: list[Case], required: bool):
         yield None
 
 
-async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt: str) -> bool:
+async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt: str, lab: bool) -> bool:
     def sink(event: Event | None, line: dict[str, Any]) -> None:
         if fmt == "jsonl":
             text = to_json_line(event) if event is not None else json.dumps(line, ensure_ascii=False)
-        elif event is None:
+        elif line["type"] == "exception":
             text = exception_line(line)
         else:
-            text = pretty_line(event)
+            text = pretty_line(event if event is not None else event_of(line))
             if line["type"] == "meta":
-                text += f"\n# case {case.name}: {case.summary}"
+                text += f"\n# case {case.name}: {case.summary}" + ("  (in a network lab)" if lab else "")
         click.echo(text)
 
-    async with _coturn_if_needed([case], required=True) as coturn:
-        run = await run_case(case, browser, time_scale=scale, seed=seed, coturn=coturn, sink=sink)
+    if lab and case.servers and not _constructor_only(case):
+        from .repro.lab_runner import run_case_in_lab
+
+        run = await run_case_in_lab(case, browser, time_scale=scale, seed=seed, sink=sink)
+    else:
+        async with _coturn_if_needed([case], required=True) as coturn:
+            run = await run_case(case, browser, time_scale=scale, seed=seed, coturn=coturn, sink=sink)
     problems = match_stream(case.expected[run.browser_name], run.lines, run.servers)
     if fmt == "jsonl":
         click.echo(explanation_json(run, problems))
@@ -125,18 +153,32 @@ async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt
     return not problems
 
 
-async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | None, fmt: str) -> bool:
+async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | None, fmt: str, lab: bool) -> bool:
     from .dialects import get_dialect
 
     dialect_name = get_dialect(browser).name
-    async with _coturn_if_needed([c for c in cases if dialect_name in c.expected], required=False) as coturn:
-        runnable = [c for c in cases if dialect_name in c.expected and (coturn is not None or not c.needs_coturn)]
-        results = dict(zip((c.name for c in runnable),
-                           await run_cases(runnable, browser, time_scale=scale, seed=seed, coturn=coturn)))
+    refusals = {}
+    if lab:
+        from .repro.lab_runner import lab_refusal, run_case_in_lab
+
+        refusals = {c.name: r for c in cases if (r := lab_refusal(c))}
+    wanted = [c for c in cases if dialect_name in c.expected and c.name not in refusals]
+    in_lab = [c for c in wanted if lab and not _constructor_only(c)]
+    local = [c for c in wanted if c not in in_lab]
+    async with _coturn_if_needed(local, required=False) as coturn:
+        runnable = [c for c in local if coturn is not None or not c.needs_coturn]
+        runs = await asyncio.gather(
+            run_cases(runnable, browser, time_scale=scale, seed=seed, coturn=coturn),
+            asyncio.gather(*(run_case_in_lab(c, browser, time_scale=scale, seed=seed) for c in in_lab),
+                           return_exceptions=True) if in_lab else _nothing(),
+        )
+        results = dict(zip((c.name for c in [*runnable, *in_lab]), [*runs[0], *runs[1]]))
     rows = []
     for case in cases:
         result = results.get(case.name)
-        if dialect_name not in case.expected:
+        if case.name in refusals:
+            rows.append(summary_row(case, browser, None, None, "no lab run: " + refusals[case.name].split(";")[0]))
+        elif dialect_name not in case.expected:
             rows.append(summary_row(case, browser, None, None, f"no captured {dialect_name} stream yet"))
         elif result is None:
             rows.append(summary_row(case, browser, None, None, "needs coturn (apt-get install coturn)"))

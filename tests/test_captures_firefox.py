@@ -243,3 +243,72 @@ async def test_two_turn_servers_of_different_transports(coturn):
     want, servers = load(OURS / "two_turn.json")
     got = await run(servers, AliasNet({("203.0.113.2", 3478): ("127.0.0.1", coturn.port)}), time_scale=10)
     compare(got, want, frozenset({"198.51.100.2"}))  # the srflx coturn sees here is 127.0.0.1
+
+
+# ---------------------------------------------------------------------------------------------
+# The final localDescription (--sdp): Firefox's data-channel offer
+# ---------------------------------------------------------------------------------------------
+
+
+def sdp_of(path: Path) -> str:
+    data = json.loads(path.read_text())
+    return data["page"]["localDescription"]["sdp"] if "page" in data else data["sdp"]
+
+
+def sdp_skeleton(sdp: str, candidates: list[dict]) -> list[str]:
+    """The SDP with its random parts checked and replaced, and the m=/c= destination named by
+    the type of the candidate it comes from ("none" = port 9, 0.0.0.0)."""
+    assert sdp.endswith("\r\n")
+    by_port = {(c["address"], c["port"]): c["type"] for c in candidates if c and c["candidate"]}
+    out, port = [], None
+    for line in sdp[:-2].split("\r\n"):
+        if line.startswith("o="):
+            assert re.fullmatch(r"o=mozilla\.\.\.THIS_IS_SDPARTA-99\.0 \d+ 0 IN IP4 0\.0\.0\.0", line), line
+            line = "o=<ID>"
+        elif line.startswith("a=fingerprint:"):
+            assert re.fullmatch(r"a=fingerprint:sha-256 [0-9A-F]{2}(:[0-9A-F]{2}){31}", line), line
+            line = "a=fingerprint"
+        elif line.startswith(("a=ice-pwd:", "a=ice-ufrag:")):
+            assert re.fullmatch(r"a=ice-(pwd:[0-9a-f]{32}|ufrag:[0-9a-f]{8})", line), line
+            line = line.split(":")[0]
+        elif line.startswith("a=candidate:"):
+            line = "a=candidate"
+        elif line.startswith("m="):
+            port = int(line.split()[1])
+            line = " ".join(line.split()[:1] + ["<PORT>"] + line.split()[2:])
+        elif line.startswith("c="):
+            addr = line.split()[-1]
+            line = f"c=<{'none' if port == 9 else by_port[(addr, port)]}>"
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("name,setup", [
+    ("F1_firefox_host", "none"), ("F3d_firefox_stun_nat", "nat"), ("F8c_firefox_turn_udp_nat", "coturn"),
+    ("nomdns_stun", "stun"), ("gum_stun", "stun"), ("two_turn", "coturn"),
+])
+async def test_local_description_as_captured(name, setup, request):
+    path = SHARED / f"{name}.json" if name.startswith("F") else OURS / f"{name}.json"
+    want, servers = load(path)
+    options = {"nomdns_stun": {"mdns": False}, "gum_stun": {"permission": True}}.get(name, {})
+    interfaces = SHARED_IFACES if name.startswith("F") else OUR_IFACES
+    server, net = None, None
+    if setup in ("nat", "stun"):
+        server, port = await stun_server("203.0.113.1" if setup == "nat" else "198.51.100.2", "symmetric" if setup == "nat" else "eim")
+        net = AliasNet({("203.0.113.2", 3478): ("127.0.0.1", port)})
+    elif setup == "coturn":
+        coturn = request.getfixturevalue("coturn")
+        net = AliasNet({("203.0.113.2", 3478): ("127.0.0.1", coturn.port)})
+    try:
+        got = await run(servers, net, interfaces, sdp=True, time_scale=10, **options)
+    finally:
+        if server is not None:
+            server.close()
+    (desc,) = [x for x in got if x["type"] == "localdescription"]
+    assert got[-1] is desc
+    got_cands = [x["candidate"] for x in got if x["type"] == "icecandidate"]
+    want_cands = [x["candidate"] for x in want if x["type"] == "icecandidate"]
+    assert sdp_skeleton(desc["sdp"], got_cands) == sdp_skeleton(sdp_of(path), want_cands)
+    # The candidate lines are the signalled candidates, in signalling order.
+    assert [ln[2:] for ln in desc["sdp"].split("\r\n") if ln.startswith("a=candidate:")] == [
+        c["candidate"] for c in got_cands if c and c["candidate"]]

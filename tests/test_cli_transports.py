@@ -24,7 +24,8 @@ from test_cli import IFACE, lines, run
         # Chrome's policies and SDP form are not other browsers' (nothing runs, nothing printed).
         (["--browser", "firefox", "--policy", "disable_non_proxied_udp"], ["--policy", "firefox"]),
         (["--browser", "safari", "--policy", "default_public_interface_only"], ["--policy", "safari"]),
-        (["--browser", "firefox", "--sdp"], ["--sdp", "firefox"]),
+        (["--browser", "firefox", "--sdp", "--media", "audio,data"], ["--sdp", "audio,data"]),
+        (["--browser", "safari", "--sdp"], ["--sdp", "safari"]),
     ],
 )
 def test_bad_transport_options_one_line_exit_2(args: list[str], names: list[str]) -> None:

@@ -156,3 +156,19 @@ async def test_two_stun_and_turn_pace_starts_and_prune_equal_srflx(coturn):
     assert (relay["foundation"], relay["priority"]) == ("3", 92151295)
     assert t_cand(events, relay) - t_of(events, "gathering") >= 40  # third started transaction: 2 x Ta
     assert json.dumps(events)  # serialisable
+
+
+async def test_one_end_of_candidates_marker_per_m_line_then_complete():
+    """max-compat: three transports, each m-line's "" marker after its own candidates (reference
+    C: a marker per m-line), then "complete" and null once; foundations shared by the
+    connection's transports (one nICEr ctx)."""
+    events = await ff_lines([], media=("audio", "video", "data"), bundle_policy="max-compat")
+    markers = [e for e in events if e["type"] == "icecandidate" and e["candidate"] and e["candidate"]["candidate"] == ""]
+    # One per m-line (in the order the transports finish: by mid here, unless the machine is slow).
+    assert sorted((m["candidate"]["sdpMid"], m["candidate"]["sdpMLineIndex"]) for m in markers) == [("0", 0), ("1", 1), ("2", 2)]
+    for m in markers:
+        mid = m["candidate"]["sdpMid"]
+        own = [i for i, e in enumerate(events) if e["type"] == "icecandidate" and e["candidate"]
+               and e["candidate"]["sdpMid"] == mid and e["candidate"]["candidate"]]
+        assert max(own) < events.index(m)
+    assert {c["foundation"] for c in cands(events, "host", "udp")} == {"0", "1"}

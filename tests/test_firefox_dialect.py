@@ -138,7 +138,8 @@ def test_retransmits_100ms_doubling_7_sends_and_701_after_11_1_s() -> None:
 
 def test_end_of_gathering_is_marker_complete_null() -> None:
     ff, ident, _ = setup()
-    marker, complete, null = ff.completion_events(ident, 80.0, lambda b: b[1], "0", 0)
+    (marker,) = ff.transport_done_events(ident, 80.0, "0", 0)
+    complete, null = ff.completion_events(ident, 80.0, lambda b: b[1], "0", 0)
     assert isinstance(complete, GatheringStateChange) and complete.state == "complete" and null.candidate is None
     line = json.loads(to_json_line(marker))["candidate"]
     assert line == {"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0, "foundation": None, "component": None,

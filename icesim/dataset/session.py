@@ -53,6 +53,8 @@ def check_runnable(profile: Profile) -> None:
             dialect.media_sections(config.media, config.bundle_policy)
             if config.sdp and not dialect.renders_sdp:
                 raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
+            if config.sdp and (why := dialect.sdp_unsupported(config.media)):
+                raise ConfigError("--sdp", ",".join(config.media), why)
         except ConfigError as exc:
             field_name = _OPTION_FIELDS.get(exc.field_name, exc.field_name)
             raise ProfileError(profile.source, field_name, exc.value, f"not runnable in this build: {exc.reason}") from None

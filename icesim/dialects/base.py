@@ -124,6 +124,11 @@ class Dialect(Protocol):
         """Whether a srflx whose address is the socket's own address is still signalled."""
         ...
 
+    def transport_done_events(self, ident: GatherIdentity, t: float, mid: str, mline: int) -> list[Event]:
+        """What the page sees when one transport (m-line) finishes gathering, before the
+        connection-wide end (Firefox: the "" end-of-candidates candidate; Chrome: nothing)."""
+        ...
+
     def completion_events(
         self, ident: GatherIdentity, t: float, jitter: Any, mid: str, mline: int
     ) -> list[Event]:
@@ -148,6 +153,10 @@ class Dialect(Protocol):
     def surface(
         self, cand: IceCandidate, policy: GatherPolicy, pooled: bool
     ) -> IceCandidate | None: ...
+
+    def sdp_unsupported(self, media: tuple[str, ...]) -> str | None:
+        """Why the local description cannot be rendered for these m-lines (None: it can)."""
+        ...
 
     def local_description(
         self, ident: GatherIdentity, sections: list[MediaSection],

@@ -109,6 +109,9 @@ class ChromeDialect(ChromeTransportRules):
         the host shows with mDNS (captures README); an enumerated socket drops it (B1)."""
         return False
 
+    def transport_done_events(self, ident, t, mid, mline) -> list:
+        return []  # libwebrtc signals no end-of-candidates marker (captures S1-S8)
+
     def completion_events(self, ident, t, jitter, mid, mline) -> list:
         """"complete", then the null candidate (captures S1-S8); no end-of-candidates marker."""
         t_null = t + jitter(self.timers.null_after_complete_ms)

@@ -14,6 +14,7 @@ from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
+from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
 
@@ -38,6 +39,7 @@ class FirefoxDialect(TransportRules):
 
     name = "firefox"
     srflx_from_turn = True  # F8c: srflx and relay from the one Allocate (no separate binding)
+    renders_sdp = True  # data-channel offers (firefox_sdp.py)
 
     def __init__(self, version: int = CURRENT_FIREFOX, timers: FirefoxTimers | None = None) -> None:
         self.version = version
@@ -296,15 +298,28 @@ class FirefoxDialect(TransportRules):
             rto *= 2
         return RetransmitSchedule(send_offsets_ms=tuple(offsets), timeout_ms=self.timers.give_up_ms + rng.uniform(lo, hi))
 
-    def completion_events(self, ident, t, jitter, mid, mline) -> list:
-        """The "" end-of-candidates marker (sdpMid, sdpMLineIndex, ufrag; every other attribute
-        null), then "complete", then the null candidate (F1, F3d, F5b, F8c)."""
+    def transport_done_events(self, ident, t, mid, mline) -> list:
+        """A "" end-of-candidates candidate per m-line whose gathering is over (sdpMid,
+        sdpMLineIndex, ufrag; every other attribute null) (F1, F3d, F5b, F8c; one per m-line:
+        reference C and the a=end-of-candidates of each m-line in the captures' SDP)."""
         marker = IceCandidate(candidate="", sdpMid=mid, sdpMLineIndex=mline, usernameFragment=ident.ufrag,
                               relayProtocol=ABSENT, url=ABSENT)
+        return [CandidateEvent(t=t, candidate=marker)]
+
+    def completion_events(self, ident, t, jitter, mid, mline) -> list:
+        """After the last marker: "complete", then the null candidate."""
         t_complete = t + jitter(self.timers.complete_after_marker_ms)
         t_null = t_complete + jitter(self.timers.null_after_complete_ms)
-        return [CandidateEvent(t=t, candidate=marker), GatheringStateChange(t=t_complete, state="complete"),
-                CandidateEvent(t=t_null, candidate=None)]
+        return [GatheringStateChange(t=t_complete, state="complete"), CandidateEvent(t=t_null, candidate=None)]
+
+    @staticmethod
+    def sdp_unsupported(media: tuple[str, ...]) -> str | None:
+        if any(kind != "data" for kind in media):
+            return "Firefox's SDP is modelled for a data channel only (audio/video were not captured)"
+        return None
+
+    def local_description(self, ident, sections, candidates) -> str:
+        return firefox_local_description(ident, sections, candidates)
 
 
 def _response_code(code: int | None) -> int:

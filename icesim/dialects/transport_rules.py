@@ -80,6 +80,10 @@ class TransportRules:
             changes.update(relatedAddress="[::]" if v6 else "0.0.0.0", relatedPort=0)
         return dataclasses.replace(cand, candidate=" ".join(tokens), **changes)  # type: ignore[arg-type]
 
+    def sdp_unsupported(self, media: tuple[str, ...]) -> str | None:
+        """Why `local_description` cannot render these m-lines (None: it can)."""
+        return None
+
     def local_description(
         self, ident: GatherIdentity, sections: list[MediaSection], candidates: dict[str, list[IceCandidate]],
     ) -> str:

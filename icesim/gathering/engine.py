@@ -52,6 +52,8 @@ async def gather(config: GatherConfig, net: Net | None = None) -> AsyncGenerator
     policy = dialect.gather_policy(config.ip_policy, config.permission, config.mdns, config.ice_transport_policy)
     if config.sdp and not dialect.renders_sdp:
         raise ConfigError("--sdp", config.browser, "the local description is not modelled for this browser yet")
+    if config.sdp and (why := dialect.sdp_unsupported(config.media)):
+        raise ConfigError("--sdp", ",".join(config.media), why)  # before any output: nothing half-written
     session = GatherSession(
         dialect=dialect, ident=ident, emitter=emitter, net=base_net, resolver=GatherResolver(base_net),
         timing_rng=timing_rng, mdns=policy.mdns, policy=policy,

@@ -94,14 +94,18 @@ class GatherSession:
         return self._schedule
 
     async def paced_start(self, tl: Any, offset_ms: float) -> None:
-        """A browser that paces its transactions (offset > 0: Firefox) creates every host
-        socket first and starts transaction k `offset` after the last host is out (nICEr:
-        stun_delay timers); Chrome (offset 0) starts each one at once."""
+        """A browser that paces its transactions (offset > 0: Firefox) creates every host and
+        TCP candidate first and starts transaction k `offset` after they are out (nICEr:
+        stun_delay timers), so no server's answer can precede them however loaded the machine;
+        Chrome (offset 0) starts each one at once."""
         if offset_ms <= 0:
             return
         for step in list(self.host_steps):
             await step.wait()
-        await tl.sleep_until(max(self.started_t, self.hosts_out_t) + offset_ms)
+        last_tcp = 0.0
+        for tcp_t in list(self.tcp_steps):
+            last_tcp = max(last_tcp, await tcp_t)
+        await tl.sleep_until(max(self.started_t, self.hosts_out_t, last_tcp) + offset_ms)
 
     def jitter(self, bounds: tuple[float, float]) -> float:
         return self.timing_rng.uniform(*bounds)

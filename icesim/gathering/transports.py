@@ -51,7 +51,9 @@ async def run_transports(
             for i, plan in enumerate(plans)
         ]
         views.append(view)
-        runs.append(asyncio.ensure_future(_transport_done(view, sequences, seq_done)))
+        # Holds the stream until this transport's own end events are out (see _transport_done).
+        hold = root.emitter.timeline(t_start)
+        runs.append(asyncio.ensure_future(_transport_done(view, sequences, seq_done, hold)))
 
     pooled = [t for t in transports if t.pooled]
     fresh = [t for t in transports if not t.pooled]
@@ -81,8 +83,8 @@ async def run_transports(
     for event in root.held_errors:
         held_t = max(event.t, t_complete - root.jitter(d.timers.held_error_before_complete_ms))
         root.emit(dataclasses.replace(event, t=held_t))
-    # The end of gathering as the dialect has it (Chrome: complete then null; Firefox: a "" marker
-    # first, for the first transport's m-line only so far).
+    # The connection's end (Chrome: complete then null; Firefox: complete, null after each
+    # m-line's "" marker; Safari: null, complete).
     first = transports[0] if transports else TransportPlan("0", 0)
     for event in d.completion_events(root.ident, t_complete, root.jitter, first.mid, first.mline):
         root.emit(event)
@@ -97,17 +99,27 @@ async def _reach(main: Timeline, root: GatherSession, t: float) -> None:
         await asyncio.sleep(0.002)
 
 
-async def _transport_done(view: GatherSession, sequences: list[NetworkSequence], seq_done: float) -> float:
-    """Run one transport's network sequences; return when it completes (browser time)."""
+async def _transport_done(view: GatherSession, sequences: list[NetworkSequence], seq_done: float, hold: Timeline) -> float:
+    """Run one transport's network sequences; return when it completes (browser time), after
+    signalling its own end (Dialect.transport_done_events) while `hold` keeps the stream from
+    running past it."""
     d = view.dialect
     tasks = [asyncio.ensure_future(seq.run()) for seq in sequences]
-    try:
-        ends = [end for result in await asyncio.gather(*tasks) for end in result]
-    finally:
-        cancel_all(tasks)
-    t_complete = max(seq_done, view.pool_floor)
-    for t_end, kind in ends:
-        t_complete = max(t_complete, t_end + view.jitter(_complete_after(d.timers, kind)))
+    with hold:
+        try:
+            ends = [end for result in await asyncio.gather(*tasks) for end in result]
+        finally:
+            cancel_all(tasks)
+        t_complete = max(seq_done, view.pool_floor)
+        for t_end, kind in ends:
+            t_complete = max(t_complete, t_end + view.jitter(_complete_after(d.timers, kind)))
+        # Never behind what the stream has released already (the other transports run on).
+        t_marker = max(t_complete, hold.now())
+        events = d.transport_done_events(view.ident, t_marker, view.mid, view.mline)
+        for event in events:
+            view.emit(event)
+        if events:
+            t_complete = t_marker
     return t_complete
 
 

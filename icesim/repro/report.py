@@ -8,6 +8,9 @@ import textwrap
 from collections import Counter
 from typing import Any
 
+from ..events import (
+    ABSENT, CandidateErrorEvent, CandidateEvent, Event, GatheringStateChange, GatherMeta, IceCandidate,
+)
 from .matching import first_error_t
 from .model import Case
 from .runner import PUBLIC_ALIAS, CaseRun
@@ -27,6 +30,9 @@ def explanation_lines(run: CaseRun, problems: list[str]) -> list[str]:
         out += _wrapped("browser:", case.browser_note)
     if run.browser_name in case.dialect_notes:
         out += _wrapped("browser:", case.dialect_notes[run.browser_name])
+    if run.lab:
+        out += _wrapped("network:", "a kernel network lab: the page behind a home NAT, the servers in another "
+                        "namespace, UDP dropped by the router's nftables where the case says")
     if run.aliased:
         out += _wrapped("network:", f"{run.browser_name} refuses servers on loopback: the page names them "
                         f"{PUBLIC_ALIAS}, which icesim rewrites to 127.0.0.1 in process (nothing leaves the machine)")
@@ -83,9 +89,24 @@ def summary_table(rows: list[dict[str, Any]]) -> list[str]:
         body.append((r["case"], r["browser"], r["errorsSeen"] or "-", "-" if t is None else f"{t:.1f} ms", verdict))
     widths = [max(len(str(row[i])) for row in (head, *body)) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    lines = [fmt.format(*head).rstrip(), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row).rstrip() for row in body]
     for r in rows:
         for p in r.get("differences") or []:
             lines.append(f"{r['case']}: {p}")
     return lines
+
+
+def event_of(line: dict[str, Any]) -> Event:
+    """A printed line (a lab gather's output) back as the event it was, for `--format pretty`."""
+    kind = line["type"]
+    if kind == "meta":
+        return GatherMeta(browser=line["browser"], time_scale=line["timeScale"], seed=line.get("seed"),
+                          servers=tuple(line.get("servers", ())))
+    if kind == "icegatheringstatechange":
+        return GatheringStateChange(t=line["t"], state=line["state"])
+    if kind == "icecandidate":
+        cand = line["candidate"]
+        return CandidateEvent(t=line["t"], candidate=None if cand is None else IceCandidate(**cand))
+    fields = {k: line[k] for k in ("t", "address", "port", "url", "errorCode", "errorText")}
+    return CandidateErrorEvent(**fields, hostCandidate=line.get("hostCandidate", ABSENT))

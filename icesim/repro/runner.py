@@ -51,6 +51,7 @@ class CaseRun:
     servers: dict[str, str] = field(default_factory=dict)  # "s0" -> "127.0.0.1:41234"
     urls: list[str] = field(default_factory=list)  # the page's iceServers URLs
     aliased: bool = False  # servers reached through PUBLIC_ALIAS (the browser refuses loopback)
+    lab: bool = False  # run in a kernel network lab (lab_runner), faults by nftables
     wall_s: float = 0.0
 
     @property

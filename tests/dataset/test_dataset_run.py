@@ -113,13 +113,15 @@ def test_jsonl_format(tmp_path):
 
 
 def test_unsupported_profile_fails_clearly_or_is_skipped(tmp_path):
-    """A setting the engine refuses for the profile's browser (Firefox's SDP is not modelled) or
-    that `icesim dataset` cannot serve (TURN) exits 2 naming the field; nothing is written."""
+    """A setting the engine refuses for the profile's browser (Firefox's SDP with audio m-lines is
+    not modelled) or that `icesim dataset` cannot serve (TURN) exits 2 naming the field; nothing
+    is written."""
     sdp = tmp_path / "ff-sdp.toml"
-    sdp.write_text('label = "human"\n[browser]\nname = "firefox"\nversions = { "153" = 1.0 }\n[page]\nsdp = true\n')
+    sdp.write_text('label = "human"\n[browser]\nname = "firefox"\nversions = { "153" = 1.0 }\n[page]\nsdp = true\n'
+                   'media = ["audio", "data"]\n')
     turn = tmp_path / "turn.toml"
     turn.write_text('label = "bot"\n[page]\nturn = ["udp"]\n')
-    for path, field, value in ((sdp, "page.sdp", "firefox@153"), (turn, "page.turn", "udp")):
+    for path, field, value in ((sdp, "page.sdp", "audio,data"), (turn, "page.turn", "udp")):
         r = subprocess.run([sys.executable, "-m", "icesim", "dataset", "--profiles", str(path), "--sessions", "5",
                             "--out", str(tmp_path / "x"), "--no-progress"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr

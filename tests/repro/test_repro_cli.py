@@ -105,7 +105,7 @@ def test_all_runs_every_case_and_prints_the_summary():
     (["701", "stun-udp-blocked", "--browser", "safari"], "invalid --browser 'safari': no captured safari stream"),
     (["701", "stun-udp-blocked", "--browser", "opera"], "invalid --browser 'opera'"),
     (["701", "--all", "--browser", "chrome@120"], "invalid --browser 'chrome@120': the expected streams are chrome@156"),
-    (["701", "stun-udp-blocked", "--lab"], "--lab: the namespace lab is not available"),
+    (["701", "corporate-firewall", "--lab"], "--lab: case corporate-firewall cannot run in a lab"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     out = icesim(*args)
