@@ -127,11 +127,13 @@ def _write_atomic(path: Path, rows: list[dict[str, Any]], schema: pa.Schema, fmt
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
         if fmt == "parquet":
-            # In slices: converting Python rows holds the GIL, and the writer runs in a thread
-            # next to a worker's event loop; small slices let the loop in between.
+            # Converted in slices: converting Python rows holds the GIL, and the writer runs in a
+            # thread next to a worker's event loop; small slices let the loop in between. Written
+            # as one table (one row group): a row group per slice cost 2-3x the CPU to encode.
+            batches = [pa.RecordBatch.from_pylist(rows[i:i + WRITE_SLICE], schema=schema)
+                       for i in range(0, max(len(rows), 1), WRITE_SLICE)]
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-                for i in range(0, max(len(rows), 1), WRITE_SLICE):
-                    writer.write_batch(pa.RecordBatch.from_pylist(rows[i:i + WRITE_SLICE], schema=schema))
+                writer.write_table(pa.Table.from_batches(batches, schema=schema))
         else:
             with open(tmp, "w", encoding="utf-8") as f:
                 for row in rows:

@@ -163,7 +163,7 @@ def test_a_failed_write_leaves_no_part(tmp_path, monkeypatch):
     def disk_full(self, batch, *args, **kw):  # the part file exists, half written
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(output.pq.ParquetWriter, "write_batch", disk_full)
+    monkeypatch.setattr(output.pq.ParquetWriter, "write_table", disk_full)
     with pytest.raises(OSError):
         out.write_shard(0, [], [])
     assert os.listdir(out.sessions_dir) == [] and out.finished_shards() == set()
