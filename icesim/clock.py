@@ -108,7 +108,9 @@ class OrderedEmitter:
         self._timelines: set[Timeline] = set()
         self._heap: list[tuple[float, int, Any]] = []
         self._seq = itertools.count()
-        self._wake = asyncio.Event()
+        # The page's stream waiting for a push or poke (a bare future: an asyncio.Event per
+        # gather costs a lock, a deque and a future per wait on the worker's hottest path).
+        self._waiter: asyncio.Future[None] | None = None
         self._last_t = 0.0
 
     def timeline(self, t: float = 0.0) -> Timeline:
@@ -121,7 +123,9 @@ class OrderedEmitter:
         self.poke()
 
     def poke(self) -> None:
-        self._wake.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def horizon(self) -> float:
         """No live timeline can still produce an event earlier than this."""
@@ -142,14 +146,15 @@ class OrderedEmitter:
     async def wait(self) -> None:
         """Sleep until something may be releasable: a push or poke, or the moment the
         horizon (advancing with real time) reaches the earliest held event."""
-        self._wake.clear()
+        waiter = self._waiter = self.loop.create_future()
         handle = None
         if self._heap:
             delay = max(0.0, (self._heap[0][0] - self.horizon()) / 1000.0)
-            handle = self.loop.call_later(delay, self._wake.set)
+            handle = self.loop.call_later(delay, self.poke)
         try:
-            await self._wake.wait()
+            await waiter
         finally:
+            self._waiter = None
             if handle is not None:
                 handle.cancel()
 
