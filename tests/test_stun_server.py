@@ -389,3 +389,21 @@ def test_bad_options_are_rejected(options) -> None:
 async def test_address_before_start_raises() -> None:
     with pytest.raises(RuntimeError):
         StunServer().address
+
+
+@pytest.mark.parametrize("mapped", [("203.0.113.7", 3478), ("100.64.0.1", 1), ("2001:db8::1", 65535),
+                                    ("2001:db8:ffff::e0", 40000)])
+def test_binding_success_bytes_match_aioice(mapped) -> None:
+    """The hand-encoded success response is byte for byte what aioice's Message encodes."""
+    from aioice import stun as aioice_stun
+
+    from icesim.stun_server import binding_success
+
+    for _ in range(50):
+        tid = os.urandom(12)
+        message = aioice_stun.Message(aioice_stun.Method.BINDING, aioice_stun.Class.RESPONSE, tid)
+        message.attributes["XOR-MAPPED-ADDRESS"] = mapped
+        message.add_fingerprint()
+        assert binding_success(tid, mapped) == bytes(message)
+    with pytest.raises(ValueError):
+        binding_success(os.urandom(12), ("1.2", 5))  # not an address aioice would encode either
