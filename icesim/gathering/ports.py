@@ -11,6 +11,7 @@ from ..dialects.base import NetworkPlan
 from ..net import UdpSocket
 from ..stun_framing import well_framed
 from ..stun_transaction import StunTransaction
+from .flag import Flag
 
 STUN_COOKIE = b"\x21\x12\xa4\x42"
 
@@ -25,7 +26,7 @@ class UdpPort:
         self.transactions: dict[bytes, StunTransaction] = {}
         self.mapped_seen: set[tuple[str, int]] = set()
         # Set once this socket's host candidate is out (or known not to come).
-        self.host_done = asyncio.Event()
+        self.host_done = Flag()
         self.host_t = 0.0
         # When a STUN server name's lookup result reached this socket (browser time), for the
         # later sockets' host candidates that queue behind it; None = this socket looks up no name.

@@ -15,6 +15,7 @@ from ..clock import Timeline
 from ..config import IceServerUrl
 from ..dialects.base import NetworkPlan
 from .ports import UdpPort
+from .flag import Flag
 from .relay import gather_relay
 from .session import GatherSession
 from .srflx import gather_srflx
@@ -50,7 +51,7 @@ class NetworkSequence:
         self.ends: list[tuple[float, str]] = []  # (browser time, kind) of each port's end
         # Set when this network's UDP host step is over (or it has no socket): every
         # network's TCP active candidates wait for all of them (see _tcp_active).
-        self.host_step_over = asyncio.Event()
+        self.host_step_over = Flag()
         session.host_steps.append(self.host_step_over)
         # The browser time of this network's TCP active candidate (0.0: none), which the next
         # network's follows (see _tcp_active).
