@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..clock import OrderedEmitter
@@ -65,11 +65,14 @@ class GatherSession:
         """The view one transport gathers through: its own mid, m-line and settle time; the
         sockets, allocations, lookups, held errors and retransmission schedule stay shared
         (the lists are the same objects), so cleanup and timers cover every transport."""
-        return replace(
-            self, mid=mid, mline=mline, pooled=pooled, pool_sld=t_sld if pooled else None,
-            pool_held=[] if pooled else None, pool_floor=float("-inf"), relays_settled_t=0.0, tcp_steps=[],
-            _schedule=self.schedule(),
-        )
+        schedule = self.schedule()
+        view = GatherSession.__new__(GatherSession)  # dataclasses.replace, at a fifth of its cost
+        for name in _FIELD_NAMES:
+            setattr(view, name, getattr(self, name))
+        view.mid, view.mline, view.pooled, view.pool_sld = mid, mline, pooled, t_sld if pooled else None
+        view.pool_held, view.pool_floor, view.relays_settled_t, view.tcp_steps = [] if pooled else None, float("-inf"), 0.0, []
+        view._schedule = schedule
+        return view
 
     def flush_pool(self, t: float, gaps: list[float]) -> float:
         """setLocalDescription took this pooled session: its candidates reach the page at once
@@ -132,6 +135,9 @@ class GatherSession:
             return
         t = max(t, self.pool_floor)
         self.emitter.push(t, CandidateEvent(t=t, candidate=cand))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(GatherSession))
 
 
 def _at(event: Any, t: float) -> Any:
