@@ -14,8 +14,8 @@ import structlog
 from ..clock import Timeline
 from ..config import IceServerUrl
 from ..dialects.base import NetworkPlan
-from .ports import UdpPort
 from .flag import Flag
+from .ports import UdpPort
 from .relay import gather_relay
 from .session import GatherSession
 from .srflx import gather_srflx
@@ -68,7 +68,10 @@ class NetworkSequence:
             if any(s.host_literal is None for s in self.stun_servers):
                 port.lookup_delivered = asyncio.get_running_loop().create_future()
                 self.session.lookup_ports[self.index] = port
-            self.tasks += [self._spawn(functools.partial(gather_srflx, self.session, port, s)) for s in self.stun_servers]
+            self.tasks += [
+                self._spawn(functools.partial(gather_srflx, self.session, port, s))
+                for s in self.stun_servers if not self._skips(port, s)
+            ]
             await self._host(port)
             if self.turns:
                 await self.tl.sleep_until(self.start + self.dialect.timers.relay_phase_ms)
@@ -87,6 +90,15 @@ class NetworkSequence:
                 self.tcp_out.set_result(0.0)  # no TCP candidate: the next network need not wait
             self.tl.close()
             cancel_all(self.tasks)  # cancelled early (page timeout, consumer gone): stop every step
+
+    def _skips(self, port: UdpPort, server: IceServerUrl) -> bool:
+        """An IP-literal server of the other family, where gather_srflx would return "skipped"
+        at once (captures README "An IPv6 socket skips an IPv4-literal server"): known now, so
+        no step is spawned for it (a task and a timeline per socket and server, most sessions).
+        Firefox's steps wait for the TCP host candidates first, so theirs still run."""
+        literal = server.host_literal
+        return (literal is not None and literal.version != port.plan.family
+                and not self.dialect.timers.transactions_after_tcp_hosts)
 
     def _spawn(self, step: Callable[[Timeline], Awaitable[str]]) -> asyncio.Future:
         async def run_step(child: Timeline) -> None:
