@@ -407,3 +407,30 @@ def test_binding_success_bytes_match_aioice(mapped) -> None:
         assert binding_success(tid, mapped) == bytes(message)
     with pytest.raises(ValueError):
         binding_success(os.urandom(12), ("1.2", 5))  # not an address aioice would encode either
+
+
+def test_binding_success_parse_is_aioices() -> None:
+    """The gatherer's parse of the common success response gives aioice's Message, and leaves
+    every other datagram (other shapes, a bad FINGERPRINT) to aioice's parser."""
+    import random as random_mod
+
+    from aioice import stun as aioice_stun
+
+    from icesim.stun_framing import parse_binding_success_v4
+    from icesim.stun_server import binding_success
+
+    rng = random_mod.Random(7)
+    for _ in range(200):
+        tid = rng.randbytes(12)
+        mapped = (".".join(str(rng.randrange(256)) for _ in range(4)), rng.randrange(65536))
+        data = binding_success(tid, mapped)
+        ours, theirs = parse_binding_success_v4(data), aioice_stun.parse_message(data)
+        assert ours is not None
+        assert (ours.message_method, ours.message_class, ours.transaction_id, ours.attributes) == \
+            (theirs.message_method, theirs.message_class, theirs.transaction_id, theirs.attributes)
+        assert list(ours.attributes) == list(theirs.attributes) == ["XOR-MAPPED-ADDRESS", "FINGERPRINT"]
+        bad_fingerprint = data[:-1] + bytes([data[-1] ^ 1])
+        assert parse_binding_success_v4(bad_fingerprint) is None
+        with pytest.raises(ValueError):
+            aioice_stun.parse_message(bad_fingerprint)
+    assert parse_binding_success_v4(binding_success(os.urandom(12), ("2001:db8::1", 1))) is None  # IPv6: aioice's

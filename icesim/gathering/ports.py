@@ -9,7 +9,7 @@ from aioice import stun
 
 from ..dialects.base import NetworkPlan
 from ..net import UdpSocket
-from ..stun_framing import well_framed
+from ..stun_framing import parse_binding_success_v4, well_framed
 from ..stun_transaction import StunTransaction
 from .flag import Flag
 
@@ -38,12 +38,16 @@ class UdpPort:
         if len(data) < 20 or data[4:8] != STUN_COOKIE or data[0] & 0xC0:
             return
         txn = self.transactions.get(data[8:20])
-        if txn is None or not well_framed(data):
+        if txn is None:
             return
-        try:
-            message = stun.parse_message(data)
-        except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
-            return
+        message = parse_binding_success_v4(data)  # the common answer, well framed by its shape
+        if message is None:
+            if not well_framed(data):
+                return
+            try:
+                message = stun.parse_message(data)
+            except Exception:  # aioice raises ValueError, struct.error, KeyError... on garbage
+                return
         setattr(message, "raw", data)  # for attributes aioice does not decode (ALTERNATE-SERVER)
         txn.response_received(message, addr)
 
