@@ -409,7 +409,7 @@ def test_binding_success_bytes_match_aioice(mapped) -> None:
         binding_success(os.urandom(12), ("1.2", 5))  # not an address aioice would encode either
 
 
-def test_binding_success_parse_is_aioices() -> None:
+def test_binding_success_parse_matches_aioice() -> None:
     """The gatherer's parse of the common success response gives aioice's Message, and leaves
     every other datagram (other shapes, a bad FINGERPRINT) to aioice's parser."""
     import random as random_mod
