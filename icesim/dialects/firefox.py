@@ -14,6 +14,7 @@ from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
+from .constructor_rules import firefox_constructor_error
 from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
@@ -40,6 +41,7 @@ class FirefoxDialect(TransportRules):
     name = "firefox"
     srflx_from_turn = True  # F8c: srflx and relay from the one Allocate (no separate binding)
     renders_sdp = True  # data-channel offers (firefox_sdp.py)
+    constructor_error = staticmethod(firefox_constructor_error)
 
     def __init__(self, version: int = CURRENT_FIREFOX, timers: FirefoxTimers | None = None) -> None:
         self.version = version

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
+from ..config import ConstructorRefusal, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
 from ..dialects import Dialect, get_dialect
 from ..events import Event, GatherMeta
 from ..gathering import gather
@@ -97,15 +97,10 @@ def _refuses_loopback(dialect: Dialect) -> bool:
     return dialect.refused_server_error(probe, 0.0, random.Random(0)) is not None
 
 
-def _constructor_error(exc: ConfigError) -> dict[str, Any] | None:
-    """The page's view of a configuration Chrome's RTCPeerConnection constructor rejects
-    (config._check_turn_credentials carries the browser's own message)."""
-    marker = "InvalidAccessError: "
-    if marker not in exc.reason:
-        return None
-    message = exc.reason.split(marker, 1)[1].strip()[1:-1]  # the quoted browser message
-    return {"type": "exception", "name": "InvalidAccessError",
-            "message": f"Failed to construct 'RTCPeerConnection': {message}"}
+def _constructor_line(exc: ConstructorRefusal) -> dict[str, Any]:
+    """The page's view of a configuration the browser's RTCPeerConnection constructor rejects
+    (the dialect's constructor_error carries the browser's own name and message)."""
+    return {"type": "exception", "name": exc.exception_name, "message": exc.exception_message}
 
 
 async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = DEFAULT_TIME_SCALE,
@@ -149,10 +144,8 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
         )
         try:
             config.validate()
-        except ConfigError as exc:
-            line = _constructor_error(exc)
-            if line is None:
-                raise
+        except ConstructorRefusal as exc:
+            line = _constructor_line(exc)
             meta = GatherMeta(browser=f"{dialect.name}@{dialect.version}", time_scale=time_scale, seed=seed,
                               servers=tuple(run.urls))
             emit(meta, meta.to_dict())
