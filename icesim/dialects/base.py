@@ -119,6 +119,11 @@ class Dialect(Protocol):
         throws for these iceServers (constructor_rules.py); None when it accepts them."""
         ...
 
+    def skips_gathering_state(self, policy: GatherPolicy, turn_servers: list) -> bool:
+        """True when the page sees no "gathering" state, only the end (Firefox, relay only and
+        no TURN server)."""
+        ...
+
     def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
         """When (after "gathering") the transaction to `server` on `net` may start."""
         ...

@@ -55,3 +55,13 @@ def safari_constructor_error(servers: list[IceServerUrl]) -> Refusal | None:
         if server.is_turn and (server.username is None or server.credential is None):
             return server, "InvalidAccessError", "TURN/TURNS server requires both username and credential"
     return None
+
+
+# What `new X()` throws when the browser does not define X (WebRTC switched off): each JS
+# engine's own ReferenceError text (V8, SpiderMonkey: capture pref_pc_disabled; JavaScriptCore
+# [source reading only]).
+_UNDEFINED_GLOBAL = {"chrome": "{} is not defined", "firefox": "{} is not defined", "safari": "Can't find variable: {}"}
+
+
+def undefined_global_message(browser: str, name: str) -> str:
+    return _UNDEFINED_GLOBAL[browser].format(name)

@@ -68,7 +68,8 @@ async def run_transports(
                 count = len(view.pool_held or [])
                 t_state = max(t_state, view.flush_pool(t_sld, [root.jitter(d.timers.pooled_gap_ms) for _ in range(count)]))
             t_state += root.jitter(d.timers.pooled_gap_ms)
-        root.emit(GatheringStateChange(t=t_state, state="gathering"))
+        if not d.skips_gathering_state(policy, turns):
+            root.emit(GatheringStateChange(t=t_state, state="gathering"))
         # Transports start one after another, each a little later (M1, M5: mid 1 and 2 follow mid 0).
         t_start = t_state
         for transport in fresh:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import ConstructorRefusal, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
 from ..dialects import Dialect, get_dialect
+from ..dialects.constructor_rules import undefined_global_message
 from ..events import Event, GatherMeta
 from ..gathering import gather
 from ..net.alias import AliasNet
@@ -122,6 +123,7 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
         rules = []
         dialect = get_dialect(browser)
         aliases: dict[tuple[str, int], tuple[str, int]] = {}
+        network = case.network_for(dialect.name)
         for i, server in enumerate(case.servers):
             ip, port = await _endpoint(server, case, stack, coturn)
             if _refuses_loopback(dialect):
@@ -135,14 +137,18 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
             creds = (server.username, server.credential) if server.scheme == "turn" else (None, None)
             run.urls.append(f"{server.scheme}:{host}:{port}{query}")
             urls.append(parse_ice_url(run.urls[-1], username=creds[0], credential=creds[1]))
-            if case.network.block_udp_to_servers:
+            if network.block_udp_to_servers:
                 blocked.add((ip, port))
-        faults = Faults(block_udp_all=case.network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
+        faults = Faults(block_udp_all=network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
         config = GatherConfig(
             browser=browser, servers=urls, interfaces=list(CASE_INTERFACES), faults=faults,
-            time_scale=time_scale, seed=seed, ip_policy=case.network.ip_policy,
+            time_scale=time_scale, seed=seed, ip_policy=network.ip_policy,
+            ice_transport_policy=network.ice_transport_policy,
         )
         try:
+            if network.peer_connection_disabled:
+                raise ConstructorRefusal("--browser", browser, "ReferenceError",
+                                         undefined_global_message(dialect.name, "RTCPeerConnection"))
             config.validate()
         except ConstructorRefusal as exc:
             line = _constructor_line(exc)
