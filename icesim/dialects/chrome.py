@@ -82,12 +82,6 @@ class ChromeDialect(ChromeTransportRules):
     name = "chrome"
     srflx_from_turn = False
 
-    @staticmethod
-    def constructor_error(servers: list[IceServerUrl]):
-        from .constructor_rules import chrome_constructor_error  # it imports this module
-
-        return chrome_constructor_error(servers)
-
     def __init__(self, version: int = CURRENT_CHROME, timers: ChromeTimers | None = None) -> None:
         self.version = version
         self.rules_version = version  # the Chrome version whose libwebrtc rules apply (Safari keeps 156)

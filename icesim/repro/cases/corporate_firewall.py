@@ -31,7 +31,8 @@ CASE = Case(
                        "dropped by nftables, TURN/TCP to a closed port); S5, C_turntcp_closed",
              "firefox": "tests/data/firefox corporate_firewall (captured for this case: the router namespace "
                         "drops UDP and resets TCP to any port but 443)",
-             "safari": "source reading, not captured: libwebrtc as Chrome (STUN timeout, TURN/TCP error held until "
+             "safari": "source reading, not captured: libwebrtc as Chrome (STUN timeout, TURN/TCP error "
+                       "held until "
                        "complete); WebKit: no hostCandidate, redacted socket address (reference B6, C)"},
     cause="The firewall drops all outgoing UDP (FaultyNet) and rejects TCP to any port but 443 "
           "(the page's TURN/TCP server on 3478 answers RST: a closed port, for real). The STUN "

@@ -38,7 +38,8 @@ CASE = Case(
                        "nftables dropping all UDP in the page's namespace); G_two_turn, D_turnudp_dropped",
              "firefox": "tests/data/firefox proxy_udp_blocked (captured for this case: coturn, the router "
                         "namespace dropping all UDP from the page)",
-             "safari": "source reading, not captured: libwebrtc as Chrome (relay over TCP, STUN then TURN 701 of the UDP server); "
+             "safari": "source reading, not captured: libwebrtc as Chrome (relay over TCP, STUN then TURN"
+                       " 701 of the UDP server); "
                        "WebKit: no relayProtocol, enumerated networks (reference B2, C)"},
     cause="Every UDP datagram leaving the page is dropped (FaultyNet), TCP passes: the page's "
           "TURN/TCP allocation on coturn succeeds (a relay candidate with relayProtocol 'tcp'), "

@@ -6,7 +6,12 @@ from ..model import Case, Endpoint, Server
 from .chrome_patterns import QUIET_COMPLETE_MS, end, gathering, hosts, stun_error4
 
 # Safari: source reading, not captured (safari_patterns).
-SAFARI = (sf.gathering(), *sf.hosts(), sf.error4(25.0, 20, "Unknown Attribute", order_free=True), *sf.end(QUIET_COMPLETE_MS))
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    sf.error4(25.0, 20, "Unknown Attribute", order_free=True),
+    *sf.end(QUIET_COMPLETE_MS),
+)
 
 CASE = Case(
     name="stun-error-response",
@@ -14,10 +19,13 @@ CASE = Case(
     servers=(Server("stun", Endpoint.STUN_ERROR),),
     stun_error=(420, "Unknown Attribute"),
     # The IPv4 socket's answer races the IPv6 mDNS host (S7: even a srflx comes before the hosts).
-    expected={"safari": SAFARI, "firefox": (ff.gathering(), *ff.hosts(), ff.error(0.0, 420, "stun:{s0}"), *ff.end(0.0)), "chrome": (gathering(), *hosts(), stun_error4(25.0, 20, "Unknown Attribute", order_free=True),
-                         *end(QUIET_COMPLETE_MS))},
+    expected={"chrome": (gathering(), *hosts(), stun_error4(25.0, 20, "Unknown Attribute", order_free=True),
+                         *end(QUIET_COMPLETE_MS)),
+              "firefox": (ff.gathering(), *ff.hosts(), ff.error(0.0, 420, "stun:{s0}"), *ff.end(0.0)),
+              "safari": SAFARI},
     sources={"firefox": "tests/data/firefox stun_420 (all in the ms of 'gathering'; one request, no repeat)",
-             "safari": "source reading, not captured: libwebrtc stun_port.cc passes attr->number() (code % 100) and the reason phrase (as Chrome S2_stun420)",
+             "safari": "source reading, not captured: libwebrtc stun_port.cc passes attr->number() (code "
+                       "% 100) and the reason phrase (as Chrome S2_stun420)",
              "chrome": "tests/data/chromium156 S2_stun420 (and Sx_stun401: 401 -> 1)"},
     cause="The server is reachable and answers every binding with an Error Response 420 "
           "(the embedded server, told to). Chrome 156 passes the code to the page as code % 100 "

@@ -7,7 +7,13 @@ from ..model import Case, Endpoint, Expect, Server
 from .chrome_patterns import QUIET_COMPLETE_MS, SRFLX_PRIORITY, end, gathering, hosts, stun_error4
 
 # Safari: source reading, not captured (safari_patterns).
-SAFARI = (sf.gathering(), *sf.hosts(), Expect("srflx", priority=sf.SRFLX4_PRIORITY, url=ABSENT, order_free=True), sf.error4(76.9, 401, "Unauthorized.", url="turn:{s0}?transport=udp"), *sf.end(QUIET_COMPLETE_MS))
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    Expect("srflx", priority=sf.SRFLX4_PRIORITY, url=ABSENT, order_free=True),
+    sf.error4(76.9, 401, "Unauthorized.", url="turn:{s0}?transport=udp"),
+    *sf.end(QUIET_COMPLETE_MS),
+)
 
 CASE = Case(
     name="turn-bad-credentials",
@@ -23,7 +29,9 @@ CASE = Case(
         # all at +1.0, Firefox's timer resolution): their order is not a rule.
         "firefox": (ff.gathering(), *ff.hosts(), ff.error(1.0, 401, "turn:{s0}", order_free=True), *ff.end(1.0)),
     },
-    sources={"safari": "source reading, not captured: libwebrtc turn_port.cc: 401 'Unauthorized.' after the credentialed retry, the STUN srflx from the same server (reference B6, as Chrome S7)",
+    sources={"safari": "source reading, not captured: libwebrtc turn_port.cc: 401 'Unauthorized.' after "
+                       "the credentialed retry, the STUN srflx from the same server (reference B6, as "
+                       "Chrome S7)",
              "chrome": "shared/captures S7_chromium_turn_udp_badcred",
              "firefox": 'tests/data/firefox turn_badcred (errorText "", and no srflx either)'},
     cause="coturn (real, on loopback) challenges the unsigned Allocate with 401, Chrome retries "

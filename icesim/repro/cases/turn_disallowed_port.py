@@ -18,7 +18,8 @@ CASE = Case(
                          sf.gathering(), *sf.hosts(), *sf.end(QUIET_COMPLETE_MS))},
     sources={"chrome": "tests/data/chromium156 S1_turnudp_port22, S1b_turnudp_port22_sink, Sx_stun_ports_probe",
              "firefox": "tests/data/firefox turn_port22 (constructor throws SyntaxError, no event)",
-             "safari": "source reading, not captured: WebKit RTCPeerConnection (blocked-port URLs dropped with "
+             "safari": "source reading, not captured: WebKit RTCPeerConnection (blocked-port URLs dropped"
+                       " with "
                        "a 701 'URL is not allowed'; reference C)"},
     cause="turn:127.0.0.1:22?transport=udp. Chrome creates no TURN port below 1024 (other than "
           "53, 80, 443): no Allocate, no event. The same server used as STUN server is on "

@@ -12,7 +12,15 @@ TURN_ERRORS_MS = 60.0
 HOST4, HOST6 = hosts()
 
 # Safari: source reading, not captured (safari_patterns).
-SAFARI = (sf.gathering(), *sf.hosts(), sf.error4(None, 701, STUN_LOOKUP, order_free=True), sf.error6(None, 701, STUN_LOOKUP, order_free=True), sf.error4(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True), sf.error6(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True), *sf.end(121.0))
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    sf.error4(None, 701, STUN_LOOKUP, order_free=True),
+    sf.error6(None, 701, STUN_LOOKUP, order_free=True),
+    sf.error4(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True),
+    sf.error6(TURN_ERRORS_MS, 701, TURN_LOOKUP, url=TURN_URL, order_free=True),
+    *sf.end(121.0),
+)
 
 CASE = Case(
     name="turn-dns-failure",
@@ -28,7 +36,8 @@ CASE = Case(
     ),
               "firefox": (ff.gathering(), *ff.hosts(), ff.error(22.0, 701, "turn:{s0}"),
                           ff.error(22.0, 701, "turn:{s0}"), *ff.end(25.0))},
-    sources={"safari": "source reading, not captured: libwebrtc: STUN then TURN lookup 701s per family (reference B6, as Chrome X1_turn_nx)",
+    sources={"safari": "source reading, not captured: libwebrtc: STUN then TURN lookup 701s per family "
+                       "(reference B6, as Chrome X1_turn_nx)",
              "chrome": "tests/data/chromium156 X1_turn_nx (captured for this case; reference B6)",
              "firefox": "tests/data/firefox turn_nx"},
     cause="turn:nx.test:3478?transport=udp is NXDOMAIN (an in-process resolver rule). The UDP "

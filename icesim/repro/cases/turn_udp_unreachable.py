@@ -6,7 +6,13 @@ from ..model import Case, Endpoint, Server
 from .chrome_patterns import STUN_TIMEOUT_MS, TURN_TIMEOUT_MS, end, gathering, hosts, stun_error4, stun_timeout
 
 # Safari: source reading, not captured (safari_patterns).
-SAFARI = (sf.gathering(), *sf.hosts(), sf.error4(STUN_TIMEOUT_MS, 701, "STUN binding request timed out."), sf.error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"), *sf.end(TURN_TIMEOUT_MS + 0.1))
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    sf.error4(STUN_TIMEOUT_MS, 701, "STUN binding request timed out."),
+    sf.error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"),
+    *sf.end(TURN_TIMEOUT_MS + 0.1),
+)
 
 CASE = Case(
     name="turn-udp-unreachable",
@@ -19,7 +25,8 @@ CASE = Case(
         *end(TURN_TIMEOUT_MS + 0.1),
     ),
               "firefox": (ff.gathering(), *ff.hosts(), ff.error(11102.0, 701, "turn:{s0}"), *ff.end(11103.0))},
-    sources={"safari": "source reading, not captured: libwebrtc uses every UDP TURN server as a STUN server too: two 701s (reference B6, as Chrome D)",
+    sources={"safari": "source reading, not captured: libwebrtc uses every UDP TURN server as a STUN "
+                       "server too: two 701s (reference B6, as Chrome D)",
              "chrome": "tests/data/chromium156 D_turnudp_dropped; shared/captures README",
              "firefox": "tests/data/firefox turn_udp_dropped (one 701: no STUN one, unlike Chrome)"},
     cause="Nothing answers at the TURN server's address (a closed port here: real ICMP port "

@@ -12,17 +12,20 @@ CASE = Case(
     # Firefox has no IP handling policy: its nearest setting is the pref
     # media.peerconnection.ice.relay_only (captures pref_relay_only = policy_relay_stun);
     # Safari has none either: its nearest is WebRTC switched off (RTCPeerConnection undefined).
-    dialect_networks={"firefox": Network(ice_transport_policy="relay"), "safari": Network(peer_connection_disabled=True)},
+    dialect_networks={"firefox": Network(ice_transport_policy="relay"),
+                      "safari": Network(peer_connection_disabled=True)},
     expected={"chrome": (Expect("gathering", t=0.0), Expect("complete", t=99.4), Expect("null", t=99.6)),
               # No "gathering" state at all: the marker, "complete" and null in one ms, 57-85 ms
               # after createOffer (pref_relay_only 57/57/58, policy_relay_stun 85/85/85). Not
               # timed: that is the page's createOffer latency (44-130 ms to "gathering" in the
               # other captures), no ICE timer.
               "firefox": ff.end(None),
-              "safari": (Expect("exception", name="ReferenceError", message="Can't find variable: RTCPeerConnection"),)},
+              "safari": (Expect("exception", name="ReferenceError",
+                                message="Can't find variable: RTCPeerConnection"),)},
     sources={"chrome": "tests/data/chromium156 P3s_policy_noudp_stun (profile pref "
                        "webrtc.ip_handling_policy = disable_non_proxied_udp); reference B7",
-             "firefox": "tests/data/firefox pref_relay_only (pref media.peerconnection.ice.relay_only = true; "
+             "firefox": "tests/data/firefox pref_relay_only (pref media.peerconnection.ice.relay_only = "
+                        "true; "
                         "policy_relay_stun: the same stream from iceTransportPolicy relay)",
              "safari": "source reading, not captured: Safari has no WebRTC IP handling policy; with WebRTC "
                        "switched off WebKit does not define RTCPeerConnection and JavaScriptCore throws "
