@@ -1,5 +1,6 @@
-# icesim developer tasks. `make test` works alone on a fresh Debian machine:
-# it installs the Python package (with test extras) and coturn first.
+# icesim developer tasks. `make test` works alone on a fresh Debian machine: it installs the
+# Python package (with test extras), coturn, the lab's tools (iproute2, nftables) and the
+# conformance suite's browsers (chromium, firefox-esr) first, each only when missing.
 
 PYTHON ?= python3
 PIP_FLAGS ?= --quiet --disable-pip-version-check --root-user-action=ignore
@@ -46,7 +47,7 @@ LAB_TOOLS := ip:iproute2 nft:nftables unshare:util-linux nsenter:util-linux setp
 deps-lab:
 	$(call apt_install,the network lab,$(LAB_TOOLS))
 
-test: install deps-system
+test: install deps-system deps-browsers
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 
 bench: install

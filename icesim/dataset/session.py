@@ -42,7 +42,7 @@ def check_runnable(profile: Profile) -> None:
         return
     if profile.turn:
         raise ProfileError(profile.source, "page.turn", list(profile.turn),
-                           "not runnable in this build: TURN sessions (coturn) are not wired into `icesim dataset` yet")
+                           "TURN sessions need a NAT in front of coturn: run them with `icesim dataset --lab`")
     for version, _ in profile.versions:
         config = GatherConfig(browser=f"{profile.browser}@{version}", permission=profile.permission == "granted",
                               mdns=profile.mdns, **_page_settings(profile))

@@ -50,11 +50,16 @@ def conformance_runs(request: pytest.FixtureRequest) -> Iterator[dict[tuple[str,
                 runner.run_scenario, index, browser, by_name(name), workdir / f"{browser}-{name}")
     started = time.monotonic()
     request.config.stash[_WORKDIR] = workdir
+
+    def finished(_: concurrent.futures.Future) -> None:  # the suite's time: until its last run ends
+        request.config.stash[_SUITE_SECONDS] = time.monotonic() - started
+
+    for future in futures.values():
+        future.add_done_callback(finished)
     try:
         yield futures
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        request.config.stash[_SUITE_SECONDS] = time.monotonic() - started
 
 
 _SUITE_SECONDS = pytest.StashKey[float]()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -39,8 +40,8 @@ def _wait_gone(pids: set[int], timeout_s: float = 5.0) -> set[int]:
     return alive(pids)
 
 
-def _icesim(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": REPO}
+def _icesim(*args: str, mark: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": REPO, "ICESIM_TEST_MARK": mark}
     return subprocess.Popen([sys.executable, "-m", "icesim", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=REPO)
 
@@ -60,34 +61,41 @@ def test_kill_9_during_a_gather_leaves_nothing() -> None:
     assert_no_new_state(before)
 
 
-def lab_processes() -> set[int]:
-    """Live processes of labs built from this checkout: runners and the labs' coturns."""
+def lab_processes(mark: str) -> set[int]:
+    """Live processes of the labs this test started: runners and the labs' coturns, told from
+    other labs on the machine (other test runs, `icesim lab up`) by the environment they inherit."""
     runner = os.path.join(REPO, "icesim", "lab", "runner.py")
     out = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             line = cmdline(int(entry))
             if runner in line or ("turnserver" in line and "--realm=icesim" in line):
-                out.add(int(entry))
+                try:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        if f"ICESIM_TEST_MARK={mark}".encode() in f.read().split(b"\0"):
+                            out.add(int(entry))
+                except OSError:
+                    continue
     return alive(out)
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 0.01, 0.03, 0.06, 0.1])
 def test_kill_9_while_the_lab_is_being_built_leaves_nothing(delay_s: float) -> None:
     """Killed delay_s after the sandbox's runner appeared: mid-build (the build takes ~0.1 s)."""
-    before, procs_before = machine_state(), lab_processes()
-    proc = _icesim("lab", "gather", "cgnat")
+    mark = uuid.uuid4().hex
+    before, procs_before = machine_state(), lab_processes(mark)
+    proc = _icesim("lab", "gather", "cgnat", mark=mark)
     deadline = time.monotonic() + 10.0
-    while not lab_processes() - procs_before and time.monotonic() < deadline:
+    while not lab_processes(mark) - procs_before and time.monotonic() < deadline:
         time.sleep(0.002)
-    assert lab_processes() - procs_before, "no lab process ever started"
+    assert lab_processes(mark) - procs_before, "no lab process ever started"
     time.sleep(delay_s)
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 5.0
-    while lab_processes() - procs_before and time.monotonic() < deadline:
+    while lab_processes(mark) - procs_before and time.monotonic() < deadline:
         time.sleep(0.02)
-    left = lab_processes() - procs_before
+    left = lab_processes(mark) - procs_before
     assert not left, [cmdline(p) for p in left]
     assert_no_new_state(before)
 
