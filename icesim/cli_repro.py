@@ -18,7 +18,7 @@ from .render import pretty_line
 from .repro import ALL_CASES, get_case
 from .repro.coturn import CoturnMissing, running_coturn
 from .repro.matching import match_stream
-from .repro.model import CAPTURED_VERSIONS, Case
+from .repro.model import CAPTURED_VERSIONS, Case, expectation_origin
 from .repro.report import event_of, exception_line, explanation_json, explanation_lines, summary_row, summary_table
 from .repro.runner import DEFAULT_TIME_SCALE, run_case, run_cases
 
@@ -80,9 +80,11 @@ async def _nothing() -> list:
     return []
 
 
-def _constructor_only(case: Case) -> bool:
-    """A case that ends in the RTCPeerConnection constructor: no network, nothing for a lab."""
-    return any(s.scheme == "turn" and (s.username is None or s.credential is None) for s in case.servers)
+def _constructor_only(case: Case, browser: str = "chrome") -> bool:
+    """A case that ends in the RTCPeerConnection constructor in this browser (its expected
+    stream is the exception alone): no network, nothing for a lab."""
+    expected = case.expected.get(browser.partition("@")[0].strip().lower(), ())
+    return len(expected) == 1 and expected[0].kind == "exception"
 
 
 def _list(fmt: str) -> None:
@@ -90,7 +92,8 @@ def _list(fmt: str) -> None:
     for case in ALL_CASES:
         if fmt == "jsonl":
             click.echo(json.dumps({"case": case.name, "summary": case.summary, "needsCoturn": case.needs_coturn,
-                                   "browsers": sorted(case.expected)}))
+                                   "browsers": sorted(case.expected),
+                                   "expectedFrom": {b: expectation_origin(case, b) for b in sorted(case.expected)}}))
         else:
             click.echo(f"{case.name:<{width}}  {case.summary}" + ("  [coturn]" if case.needs_coturn else ""))
 
@@ -102,11 +105,11 @@ def _check_browser(browser: str, cases: list[Case]) -> None:
     name = dialect.name
     captured = CAPTURED_VERSIONS.get(name)
     if captured is not None and dialect.version != captured:
-        raise ConfigError("--browser", browser, f"the expected streams are {name}@{captured} captures; "
+        raise ConfigError("--browser", browser, f"the expected streams are {name}@{captured} ones; "
                           f"use --browser {name}")
     missing = [c.name for c in cases if name not in c.expected]
     if missing:
-        raise ConfigError("--browser", browser, f"no captured {name} stream for {', '.join(missing)} yet "
+        raise ConfigError("--browser", browser, f"no expected {name} stream for {', '.join(missing)} yet "
                           f"(cases with one: icesim repro 701 --list --format jsonl)")
 
 
@@ -137,7 +140,7 @@ async def _run_one(case: Case, browser: str, scale: float, seed: int | None, fmt
                 text += f"\n# case {case.name}: {case.summary}" + ("  (in a network lab)" if lab else "")
         click.echo(text)
 
-    if lab and case.servers and not _constructor_only(case):
+    if lab and case.servers and not _constructor_only(case, browser):
         from .repro.lab_runner import run_case_in_lab
 
         run = await run_case_in_lab(case, browser, time_scale=scale, seed=seed, sink=sink)
@@ -163,7 +166,7 @@ async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | No
 
         refusals = {c.name: r for c in cases if (r := lab_refusal(c))}
     wanted = [c for c in cases if dialect_name in c.expected and c.name not in refusals]
-    in_lab = [c for c in wanted if lab and not _constructor_only(c)]
+    in_lab = [c for c in wanted if lab and not _constructor_only(c, browser)]
     local = [c for c in wanted if c not in in_lab]
     async with _coturn_if_needed(local, required=False) as coturn:
         runnable = [c for c in local if coturn is not None or not c.needs_coturn]
@@ -179,7 +182,7 @@ async def _run_all(cases: list[Case], browser: str, scale: float, seed: int | No
         if case.name in refusals:
             rows.append(summary_row(case, browser, None, None, "no lab run: " + refusals[case.name].split(";")[0]))
         elif dialect_name not in case.expected:
-            rows.append(summary_row(case, browser, None, None, f"no captured {dialect_name} stream yet"))
+            rows.append(summary_row(case, browser, None, None, f"no expected {dialect_name} stream yet"))
         elif result is None:
             rows.append(summary_row(case, browser, None, None, "needs coturn (apt-get install coturn)"))
         elif isinstance(result, BaseException):

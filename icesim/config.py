@@ -271,9 +271,7 @@ class GatherConfig:
             raise ConfigError("--drop", self.faults.drop, "must be a probability between 0 and 1")
         if self.faults.latency_ms < 0:
             raise ConfigError("--latency", self.faults.latency_ms, "must be >= 0")
-        for server in self.servers:
-            if server.is_turn:
-                _check_turn_credentials(server)
+        _check_constructor(self.browser, self.servers)
 
 
 def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -281,19 +279,29 @@ def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None
         raise ConfigError(field_name, value, f"must be one of {', '.join(choices)}")
 
 
-def _check_turn_credentials(server: IceServerUrl) -> None:
-    """Chrome 156's RTCPeerConnection constructor throws before any gathering (capture H);
-    no "Missing TURN server credentials." event ever reaches the page."""
-    url = f"{server.scheme}:{server.host}:{server.port}"
-    if server.username is None or server.credential is None:
-        raise ConfigError(
-            "--username/--credential", url,
-            'the page\'s RTCPeerConnection constructor throws InvalidAccessError: "Both username and '
-            'credential are required when the URL scheme is "turn" or "turns"."',
-        )
-    if not server.username or not server.credential:
-        raise ConfigError(
-            "--username/--credential", url,
-            'the page\'s RTCPeerConnection constructor throws InvalidAccessError: "ICE server parsing '
-            'failed: TURN server with empty username or password"',
-        )
+class ConstructorRefusal(ConfigError):
+    """The page's RTCPeerConnection constructor throws for this configuration: no gathering
+    starts, no event fires. `name`/`message` are the exception exactly as that browser shows it
+    (the dialect's `constructor_error`)."""
+
+    def __init__(self, field_name: str, value: object, name: str, message: str) -> None:
+        self.exception_name, self.exception_message = name, message
+        super().__init__(field_name, value, f'the page\'s RTCPeerConnection constructor throws {name}: "{message}"')
+
+
+def _check_constructor(browser: str, servers: list[IceServerUrl]) -> None:
+    """Each browser validates iceServers in the constructor with its own rules and texts."""
+    from .dialects import get_dialect  # the dialects import this module
+
+    refusal = get_dialect(browser).constructor_error(servers)
+    if refusal is not None:
+        server, name, message = refusal
+        field_name = "--username/--credential" if name == "InvalidAccessError" else "--turn/--stun"
+        raise ConstructorRefusal(field_name, server_url_text(server), name, message)
+
+
+def server_url_text(server: IceServerUrl) -> str:
+    """The URL as the page wrote it (its ?transport only if given)."""
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    query = f"?transport={server.transport}" if server.transport else ""
+    return f"{server.scheme}:{host}:{server.port}{query}"

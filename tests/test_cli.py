@@ -110,6 +110,13 @@ def test_gather_log_level_info_goes_to_stderr() -> None:
         (["--stun", "bogus"], ["--stun", "bogus"]),
         (["--stun", "stun:127.0.0.1:70000"], ["--stun", "70000"]),
         (["--turn", "turn:127.0.0.1:3478"], ["--username/--credential", "InvalidAccessError"]),
+        # Each browser's own constructor text (captures turn_nocred, turn_port22; WebKit source).
+        (["--browser", "firefox", "--turn", "turn:127.0.0.1:3478"],
+         ["--username/--credential", "InvalidAccessError", "PeerConnectionImpl.setConfiguration: TURN server requires a username"]),
+        (["--browser", "firefox", "--turn", "turn:127.0.0.1:22?transport=udp", "--username", "a", "--credential", "b"],
+         ["turn:127.0.0.1:22?transport=udp", "SyntaxError", "uses a port that is blocked"]),
+        (["--browser", "safari", "--turn", "turn:127.0.0.1:3478"],
+         ["--username/--credential", "InvalidAccessError", "TURN/TURNS server requires both username and credential"]),
         (["--turn", "stun:127.0.0.1"], ["--turn", "stun:127.0.0.1"]),
         (["--drop", "2"], ["--drop", "2"]),
         (["--drop", "x"], ["--drop", "x"]),

@@ -172,3 +172,32 @@ async def test_one_end_of_candidates_marker_per_m_line_then_complete():
                and e["candidate"]["sdpMid"] == mid and e["candidate"]["candidate"]]
         assert max(own) < events.index(m)
     assert {c["foundation"] for c in cands(events, "host", "udp")} == {"0", "1"}
+
+
+async def test_relay_only_without_turn_has_no_gathering_state_as_in_pref_relay_only():
+    """Captures pref_relay_only / policy_relay_stun: no "gathering", only the "" marker,
+    complete and null; no candidate, no error, nothing sent to the STUN server."""
+    net = RecordingNet(AliasNet({(PUBLIC, 3478): ("127.0.0.1", 9)}))  # were anything sent: to loopback
+    events = await ff_lines([parse_ice_url(f"stun:{PUBLIC}:3478")], net=net, ice_transport_policy="relay")
+    assert [e.get("state") or ("marker" if e.get("candidate") else "null") for e in events] == ["marker", "complete", "null"], events
+    assert net.sends == []
+
+
+async def test_relay_only_with_turn_still_announces_gathering(coturn):
+    net = AliasNet({(PUBLIC, coturn.port): ("127.0.0.1", coturn.port)})
+    events = await ff_lines([turn(f"turn:{PUBLIC}:{coturn.port}?transport=udp")], net=net, ice_transport_policy="relay",
+                            time_scale=10)
+    assert events[0]["state"] == "gathering" and len(cands(events, "relay")) == 1
+
+
+async def test_tcp_relay_comes_later_when_a_udp_turn_is_listed_as_in_proxy_udp_blocked(coturn):
+    """Capture proxy_udp_blocked: with TURN/UDP listed first (its UDP dropped), the TCP relay
+    comes ~84 ms after "gathering", not ~43 ms as alone (turn_tcp)."""
+    net = AliasNet({(PUBLIC, coturn.port): ("127.0.0.1", coturn.port)})
+    servers = [turn(f"turn:{PUBLIC}:{coturn.port}?transport=udp"), turn(f"turn:{PUBLIC}:{coturn.port}?transport=tcp")]
+    events = await ff_lines(servers, net=net, time_scale=200, faults=Faults(block_udp_all=True))
+    (relay,) = cands(events, "relay")
+    assert relay["priority"] == 8265727
+    assert abs(t_cand(events, relay) - t_of(events, "gathering") - 84.0) <= 30.0
+    (err,) = errors(events)
+    assert err["url"] == f"turn:{PUBLIC}:{coturn.port}" and err["errorCode"] == 701

@@ -189,3 +189,55 @@ def test_relay_only_numbers_relays_only_and_keeps_their_raddr() -> None:
     tcp = ff.relay_candidate(ident, p4, ("203.0.113.2", 7), ("203.0.113.1", 8), servers[2], 0, "0", 0)
     assert udp.candidate == "candidate:0 1 UDP 92151807 203.0.113.2 5 typ relay raddr 203.0.113.2 rport 5"
     assert tcp.candidate == "candidate:1 1 UDP 8265727 203.0.113.2 7 typ relay raddr 203.0.113.2 rport 7"
+
+
+# ---------------------------------------------------------------------------------------------
+# The RTCPeerConnection constructor (captures turn_nocred, turn_port22)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "username", "credential", "name", "message"), [
+    ("turn:203.0.113.2:3478", None, None, "InvalidAccessError", "TURN server requires a username"),  # turn_nocred
+    ("turn:203.0.113.2:3478", "test", None, "InvalidAccessError", "TURN server requires a credential"),
+    ("turn:203.0.113.2:22?transport=udp", "test", "secret", "SyntaxError",  # turn_port22
+     "'turn:203.0.113.2:22?transport=udp' uses a port that is blocked"),
+    ("stun:[2001:db8:5::1]:25", None, None, "SyntaxError", "'stun:[2001:db8:5::1]:25' uses a port that is blocked"),
+])
+def test_constructor_refuses_as_firefox_does(url, username, credential, name, message):
+    server = parse_ice_url(url, username=username, credential=credential)
+    assert FirefoxDialect().constructor_error([server]) == (server, name, "PeerConnectionImpl.setConfiguration: " + message)
+
+
+def test_constructor_accepts_empty_credentials_and_ordinary_ports():
+    ok = [parse_ice_url("turn:203.0.113.2:3478", username="", credential=""), parse_ice_url("stun:203.0.113.2:3478"),
+          parse_ice_url("turn:203.0.113.2:443?transport=tcp", username="a", credential="b")]
+    assert FirefoxDialect().constructor_error(ok) is None
+
+
+def test_gather_config_refuses_with_firefox_text():
+    from icesim.config import ConstructorRefusal, GatherConfig
+
+    config = GatherConfig(browser="firefox", servers=[parse_ice_url("turn:203.0.113.2:3478")])
+    with pytest.raises(ConstructorRefusal) as info:
+        config.validate()
+    assert info.value.exception_name == "InvalidAccessError"
+    assert info.value.exception_message == "PeerConnectionImpl.setConfiguration: TURN server requires a username"
+    assert "Both username and credential" not in str(info.value)  # not Chrome's text
+
+
+def test_relay_only_without_turn_skips_the_gathering_state():
+    ff = FirefoxDialect()
+    relay = ff.gather_policy("default", False, True, "relay")
+    assert ff.skips_gathering_state(relay, []) is True
+    assert ff.skips_gathering_state(relay, [parse_ice_url("turn:203.0.113.2:3478", username="a", credential="b")]) is False
+    assert ff.skips_gathering_state(ff.gather_policy("default", False, True, "all"), []) is False
+
+
+def test_tcp_turn_starts_later_when_a_udp_turn_is_listed():
+    """turn_tcp: the TCP phase ~18 ms; proxy_udp_blocked (a TURN/UDP listed too): ~81 ms."""
+    tcp = "turn:203.0.113.2:3478?transport=tcp"
+    ff, ident, plans = setup([tcp])
+    alone = ff.start_offset_ms(ident, plans[0], parse_ice_url(tcp, username="test", credential="secret"))
+    ff, ident, plans = setup(["turn:203.0.113.2:3478?transport=udp", tcp])
+    after_udp = ff.start_offset_ms(ident, plans[0], parse_ice_url(tcp, username="test", credential="secret"))
+    assert 17 <= alone <= 19 and 80 <= after_udp <= 82

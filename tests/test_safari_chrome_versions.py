@@ -121,3 +121,18 @@ def test_enumerated_relay_41885695_before_2026() -> None:
 def test_unauthorized_text_by_version(version: int, text: str) -> None:
     err = ChromeDialect(version).turn_error(1.0, ANY4, 5, TURN, "unauthorized", reason="Unauthorized")
     assert err.errorText == text and err.errorCode == 401
+
+
+def test_safari_constructor_refuses_turn_without_credentials_with_webkits_text():
+    """WebKit RTCPeerConnection::iceServersFromConfiguration [source reading only]: a null
+    username or credential throws; empty strings and blocked ports pass the constructor (a
+    blocked port is dropped with a 701 event instead)."""
+    from icesim.config import parse_ice_url
+    from icesim.dialects import SafariDialect
+
+    safari = SafariDialect()
+    server = parse_ice_url("turn:203.0.113.2:3478")
+    assert safari.constructor_error([server]) == (server, "InvalidAccessError",
+                                                  "TURN/TURNS server requires both username and credential")
+    assert safari.constructor_error([parse_ice_url("turn:203.0.113.2:3478", username="", credential="")]) is None
+    assert safari.constructor_error([parse_ice_url("turn:203.0.113.2:22", username="a", credential="b")]) is None

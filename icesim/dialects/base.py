@@ -114,6 +114,16 @@ class Dialect(Protocol):
         """An error fired at once for a server the browser refuses to use (no packet is sent)."""
         ...
 
+    def constructor_error(self, servers: list[IceServerUrl]) -> tuple[IceServerUrl, str, str] | None:
+        """(server, exception name, message) when the page's RTCPeerConnection constructor
+        throws for these iceServers (constructor_rules.py); None when it accepts them."""
+        ...
+
+    def skips_gathering_state(self, policy: GatherPolicy, turn_servers: list) -> bool:
+        """True when the page sees no "gathering" state, only the end (Firefox, relay only and
+        no TURN server)."""
+        ...
+
     def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
         """When (after "gathering") the transaction to `server` on `net` may start."""
         ...

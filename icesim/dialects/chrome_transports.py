@@ -20,6 +20,13 @@ class ChromeTransportRules(TransportRules):
 
     renders_sdp = True
 
+    @staticmethod
+    def constructor_error(servers):
+        """Captures H1-H4 (constructor_rules.chrome_constructor_error)."""
+        from .constructor_rules import chrome_constructor_error  # it imports chrome.py, which imports us
+
+        return chrome_constructor_error(servers)
+
     def gather_policy(self, ip_policy: str, permission: bool, mdns: bool, ice_transport_policy: str) -> GatherPolicy:
         """Port allocator flags per policy (Chrome's WebRTC IP handling; captures P0-P3, P1g-P3g):
         - default: enumerated real IPs with permission, else any-address with mDNS (as before);

@@ -14,6 +14,7 @@ from ..addresses import uri_host
 from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange, IceCandidate
 from .base import GatherIdentity, GatherPolicy, NetworkPlan, RetransmitSchedule
+from .constructor_rules import firefox_constructor_error
 from .firefox_sdp import firefox_local_description
 from .firefox_timers import FirefoxTimers
 from .transport_rules import TransportRules
@@ -40,6 +41,7 @@ class FirefoxDialect(TransportRules):
     name = "firefox"
     srflx_from_turn = True  # F8c: srflx and relay from the one Allocate (no separate binding)
     renders_sdp = True  # data-channel offers (firefox_sdp.py)
+    constructor_error = staticmethod(firefox_constructor_error)
 
     def __init__(self, version: int = CURRENT_FIREFOX, timers: FirefoxTimers | None = None) -> None:
         self.version = version
@@ -175,9 +177,18 @@ class FirefoxDialect(TransportRules):
         policy = super().gather_policy(ip_policy, permission, mdns, ice_transport_policy)
         return dataclasses.replace(policy, mask_related=False)
 
+    @staticmethod
+    def skips_gathering_state(policy: GatherPolicy, turn_servers: list) -> bool:
+        """Relay only (iceTransportPolicy relay or the pref relay_only) with no TURN server: nICEr
+        has nothing to gather (no host, no srflx under relay only), and the page sees no
+        "gathering" state, only the "" marker, "complete" and null, 57-85 ms after createOffer
+        whether or not the STUN server answers (captures policy_relay_stun, pref_relay_only)."""
+        return policy.signalled == frozenset({"relay"}) and not turn_servers
+
     def start_offset_ms(self, ident: GatherIdentity, net: NetworkPlan, server: IceServerUrl) -> float:
         if server.is_turn and server.relay_protocol != "udp":
-            lo, hi = self.timers.tcp_turn_start_ms
+            with_udp_turn = any(s.is_turn and s.relay_protocol == "udp" for s in ident.server_ids)
+            lo, hi = self.timers.tcp_turn_after_udp_turn_start_ms if with_udp_turn else self.timers.tcp_turn_start_ms
             return (lo + hi) / 2
         return self.timers.first_start_ms + ident.start_slots.get((net.key, server), 0) * self.timers.pacing_ms
 

@@ -23,6 +23,10 @@ class FirefoxTimers:
     # TURN over TCP starts in the TCP phase: the closed-port 701 ~19 ms after "gathering"
     # (turn_tcp_closed), the relay +43 ms (turn_tcp).
     tcp_turn_start_ms: tuple[float, float] = (17.0, 19.0)
+    # ... but later when the page also lists a TURN server over UDP: the TCP relay +84 ms
+    # (proxy_udp_blocked), +112 (proxy_udp_blocked_localdrop), +134 (two_turn), against +43
+    # alone. The spread is not explained; the start is set from this case's own capture.
+    tcp_turn_after_udp_turn_start_ms: tuple[float, float] = (80.0, 82.0)
     # With nothing pending, the TCP candidates and "complete" follow the hosts within a few ms
     # (F1: +0; host: +3; turn_badcred: +0/+1), before any transaction starts (first_start_ms).
     sequences_done_ms: tuple[float, float] = (0.5, 1.8)

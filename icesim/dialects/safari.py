@@ -15,6 +15,7 @@ from ..config import IceServerUrl, Interface, IPAddress
 from ..events import ABSENT, CandidateErrorEvent, CandidateEvent, GatheringStateChange
 from .base import GatherIdentity, NetworkPlan
 from .chrome import RESTRICTED_PORTS, ChromeDialect
+from .constructor_rules import safari_constructor_error
 from .transport_rules import TransportRules
 
 CURRENT_SAFARI = 26
@@ -30,6 +31,7 @@ class SafariDialect(ChromeDialect):
     renders_sdp = False
     gather_policy = TransportRules.gather_policy
     surface = TransportRules.surface
+    constructor_error = staticmethod(safari_constructor_error)
 
     def __init__(self, version: int = CURRENT_SAFARI) -> None:
         # WebKit ships a recent libwebrtc: Chrome 156's libwebrtc rules [source reading only].

@@ -25,6 +25,11 @@ class TransportRules:
     def obfuscates_hosts(self, mdns: bool, permission: bool) -> bool:
         raise NotImplementedError  # the dialect's own rule
 
+    @staticmethod
+    def skips_gathering_state(policy: GatherPolicy, turn_servers: list) -> bool:
+        """True when the connection goes straight to "complete" without a "gathering" state."""
+        return False
+
     def gather_policy(self, ip_policy: str, permission: bool, mdns: bool, ice_transport_policy: str) -> GatherPolicy:
         if ip_policy != "default":
             raise ConfigError("--policy", ip_policy, f"IP handling policies are Chrome's; {self.name} has only default")

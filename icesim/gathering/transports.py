@@ -35,6 +35,10 @@ async def run_transports(
         (s, pref) for s, pref in zip(turn_servers, d.relay_preferences(len(turn_servers)))
         if policy.udp or s.relay_protocol != "udp"
     ]
+    # Nothing to gather (Firefox relay only, no TURN): no STUN transaction, no "gathering".
+    announce_gathering = not d.skips_gathering_state(policy, turns)
+    if not announce_gathering:
+        stun_servers = []
     t_sld = t_gathering  # setLocalDescription: the browser starts (or takes) its transports
     views: list[GatherSession] = []
     runs: list[asyncio.Future] = []
@@ -68,7 +72,8 @@ async def run_transports(
                 count = len(view.pool_held or [])
                 t_state = max(t_state, view.flush_pool(t_sld, [root.jitter(d.timers.pooled_gap_ms) for _ in range(count)]))
             t_state += root.jitter(d.timers.pooled_gap_ms)
-        root.emit(GatheringStateChange(t=t_state, state="gathering"))
+        if announce_gathering:
+            root.emit(GatheringStateChange(t=t_state, state="gathering"))
         # Transports start one after another, each a little later (M1, M5: mid 1 and 2 follow mid 0).
         t_start = t_state
         for transport in fresh:

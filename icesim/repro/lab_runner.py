@@ -47,10 +47,10 @@ def lab_refusal(case: Case) -> str | None:
     return None
 
 
-def lab_topology(case: Case, blocked: list[tuple[str, int]]) -> Topology:
+def lab_topology(case: Case, blocked: list[tuple[str, int]], browser: str = "chrome") -> Topology:
     """Home NAT with a global IPv6 beside IPv4 (as the capture namespace), faults in the router."""
     rules = []
-    if case.network.block_udp_all:
+    if case.network_for(browser).block_udp_all:
         rules.append("meta l4proto udp counter drop")
     rules += [f"ip daddr {ip} udp dport {port} counter drop" for ip, port in blocked]
     router_nft = masquerade("wan0") + (forward_filter(*rules) if rules else "")
@@ -85,7 +85,9 @@ async def run_case_in_lab(case: Case, browser: str, *, time_scale: float, seed: 
     `sink` gets each line (the meta line first) as dicts, as the gather prints them."""
     run = CaseRun(case, browser, lab=True)
     started = time.monotonic()
-    args = ["--browser", browser, "--time-scale", f"{time_scale:g}", "--policy", case.network.ip_policy]
+    network = case.network_for(run.browser_name)
+    args = ["--browser", browser, "--time-scale", f"{time_scale:g}", "--policy", network.ip_policy,
+            "--ice-transport-policy", network.ice_transport_policy]
     if seed is not None:
         args += ["--seed", str(seed)]
     blocked: list[tuple[str, int]] = []
@@ -101,9 +103,9 @@ async def run_case_in_lab(case: Case, browser: str, *, time_scale: float, seed: 
         if server.scheme == "turn":  # one pair for every --turn URL (the cases have one)
             args += ["--username", TURN_USER if server.username is not None else "",
                      "--credential", (TURN_PASSWORD if server.credential == "secret" else server.credential or "")]
-        if case.network.block_udp_to_servers:
+        if network.block_udp_to_servers:
             blocked.append((ip, port))
-    async with Lab(lab_topology(case, blocked)) as lab:
+    async with Lab(lab_topology(case, blocked, run.browser_name)) as lab:
         responder = None
         if case.stun_error is not None:
             code, reason = case.stun_error

@@ -55,6 +55,12 @@ class Network:
     block_udp_all: bool = False  # every UDP datagram leaving the page is dropped
     # The browser's WebRTC IP handling policy (config.IP_POLICIES), e.g. disable_non_proxied_udp.
     ip_policy: str = "default"
+    # iceTransportPolicy the browser gathers with: "relay" also stands for a pref that forces it
+    # (Firefox's media.peerconnection.ice.relay_only: capture policy_relay_stun = pref_relay_only).
+    ice_transport_policy: str = "all"
+    # WebRTC switched off in the browser: RTCPeerConnection is not defined (Firefox
+    # media.peerconnection.enabled=false, capture pref_pc_disabled; Safari's WebRTC setting).
+    peer_connection_disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +88,10 @@ class Expect:
 
 
 # The browser version each dialect's expected streams were captured with (Chromium 156,
-# Firefox ESR 153): another version of the dialect is not what the captures show.
-CAPTURED_VERSIONS = {"chrome": 156, "firefox": 153}
+# Firefox ESR 153) or, for Safari, read from (WebKit + its libwebrtc, Safari 26): another
+# version of the dialect is not what the expectations show.
+CAPTURED_VERSIONS = {"chrome": 156, "firefox": 153, "safari": 26}
+SOURCE_READING = "source reading, not captured"
 
 
 def t_tolerance(t: float) -> float:
@@ -108,7 +116,20 @@ class Case:
     browser_note: str = ""  # where a real browser cannot show the case as named
     # Per dialect: how that browser's stream differs from what `cause` describes (Chrome's).
     dialect_notes: dict[str, str] = field(default_factory=dict)
+    # Per dialect: the network / browser setting that stands for `network` there (Chrome's IP
+    # handling policy has no Firefox or Safari counterpart: their nearest setting instead).
+    dialect_networks: dict[str, Network] = field(default_factory=dict)
+    # Dialects whose expectation comes from reading the browser's source, not from a capture.
+    source_reading: frozenset[str] = frozenset({"safari"})
+
+    def network_for(self, browser: str) -> Network:
+        return self.dialect_networks.get(browser, self.network)
 
     @property
     def needs_coturn(self) -> bool:
         return any(s.endpoint is Endpoint.COTURN for s in self.servers)
+
+
+def expectation_origin(case: Case, browser: str) -> str:
+    """"captured" or "source reading, not captured": what a dialect's expected stream rests on."""
+    return SOURCE_READING if browser in case.source_reading else "captured"

@@ -12,7 +12,7 @@ from ..events import (
     ABSENT, CandidateErrorEvent, CandidateEvent, Event, GatheringStateChange, GatherMeta, IceCandidate,
 )
 from .matching import first_error_t
-from .model import Case
+from .model import Case, expectation_origin
 from .runner import PUBLIC_ALIAS, CaseRun
 
 WIDTH = 100
@@ -36,7 +36,7 @@ def explanation_lines(run: CaseRun, problems: list[str]) -> list[str]:
     if run.aliased:
         out += _wrapped("network:", f"{run.browser_name} refuses servers on loopback: the page names them "
                         f"{PUBLIC_ALIAS}, which icesim rewrites to 127.0.0.1 in process (nothing leaves the machine)")
-    out += _wrapped("expected:", case.sources.get(run.browser_name, "-"))
+    out += _wrapped("expected:", f"{expectation_origin(case, run.browser_name)}: {case.sources.get(run.browser_name, '-')}")
     verdict = "matches the expected stream" if not problems else "DIFFERS from the expected stream:"
     out += _wrapped("result:", f"{verdict} (wall time {run.wall_s:.2f} s)")
     out += [" " * 10 + "- " + p for p in problems]
@@ -52,6 +52,7 @@ def explanation_json(run: CaseRun, problems: list[str]) -> str:
         "browserNote": case.dialect_notes.get(run.browser_name)
         or (case.browser_note if run.browser_name == "chrome" else None) or None,
         "expectedFrom": case.sources.get(run.browser_name),
+        "expectedOrigin": expectation_origin(case, run.browser_name),
         "wallSeconds": round(run.wall_s, 3),
     }, ensure_ascii=False)
 

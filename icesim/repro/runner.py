@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
+from ..config import ConstructorRefusal, Faults, GatherConfig, IceServerUrl, Interface, parse_ice_url, parse_resolve
 from ..dialects import Dialect, get_dialect
+from ..dialects.constructor_rules import undefined_global_message
 from ..events import Event, GatherMeta
 from ..gathering import gather
 from ..net.alias import AliasNet
@@ -97,15 +98,10 @@ def _refuses_loopback(dialect: Dialect) -> bool:
     return dialect.refused_server_error(probe, 0.0, random.Random(0)) is not None
 
 
-def _constructor_error(exc: ConfigError) -> dict[str, Any] | None:
-    """The page's view of a configuration Chrome's RTCPeerConnection constructor rejects
-    (config._check_turn_credentials carries the browser's own message)."""
-    marker = "InvalidAccessError: "
-    if marker not in exc.reason:
-        return None
-    message = exc.reason.split(marker, 1)[1].strip()[1:-1]  # the quoted browser message
-    return {"type": "exception", "name": "InvalidAccessError",
-            "message": f"Failed to construct 'RTCPeerConnection': {message}"}
+def _constructor_line(exc: ConstructorRefusal) -> dict[str, Any]:
+    """The page's view of a configuration the browser's RTCPeerConnection constructor rejects
+    (the dialect's constructor_error carries the browser's own name and message)."""
+    return {"type": "exception", "name": exc.exception_name, "message": exc.exception_message}
 
 
 async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = DEFAULT_TIME_SCALE,
@@ -127,6 +123,7 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
         rules = []
         dialect = get_dialect(browser)
         aliases: dict[tuple[str, int], tuple[str, int]] = {}
+        network = case.network_for(dialect.name)
         for i, server in enumerate(case.servers):
             ip, port = await _endpoint(server, case, stack, coturn)
             if _refuses_loopback(dialect):
@@ -140,19 +137,21 @@ async def run_case(case: Case, browser: str = "chrome", *, time_scale: float = D
             creds = (server.username, server.credential) if server.scheme == "turn" else (None, None)
             run.urls.append(f"{server.scheme}:{host}:{port}{query}")
             urls.append(parse_ice_url(run.urls[-1], username=creds[0], credential=creds[1]))
-            if case.network.block_udp_to_servers:
+            if network.block_udp_to_servers:
                 blocked.add((ip, port))
-        faults = Faults(block_udp_all=case.network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
+        faults = Faults(block_udp_all=network.block_udp_all, block_udp=frozenset(blocked), resolve=tuple(rules))
         config = GatherConfig(
             browser=browser, servers=urls, interfaces=list(CASE_INTERFACES), faults=faults,
-            time_scale=time_scale, seed=seed, ip_policy=case.network.ip_policy,
+            time_scale=time_scale, seed=seed, ip_policy=network.ip_policy,
+            ice_transport_policy=network.ice_transport_policy,
         )
         try:
+            if network.peer_connection_disabled:
+                raise ConstructorRefusal("--browser", browser, "ReferenceError",
+                                         undefined_global_message(dialect.name, "RTCPeerConnection"))
             config.validate()
-        except ConfigError as exc:
-            line = _constructor_error(exc)
-            if line is None:
-                raise
+        except ConstructorRefusal as exc:
+            line = _constructor_line(exc)
             meta = GatherMeta(browser=f"{dialect.name}@{dialect.version}", time_scale=time_scale, seed=seed,
                               servers=tuple(run.urls))
             emit(meta, meta.to_dict())

@@ -58,7 +58,7 @@ def _capture(name: str) -> tuple[list[dict], dict[str, str]]:
     return lines, hostport
 
 
-# case -> its Firefox capture: tests/data/firefox, or shared/captures (F5b).
+# case -> its Firefox capture(s): tests/data/firefox, or shared/captures (F5b).
 CAPTURED_FIREFOX = {
     "stun-udp-blocked": "F5b",
     "stun-dns-failure": "stun_nx",
@@ -68,6 +68,14 @@ CAPTURED_FIREFOX = {
     "turn-bad-credentials": "turn_badcred",
     "stun-closed-port": "stun_closed",  # stun_closed, turn_nx: captured for these cases
     "turn-dns-failure": "turn_nx",
+    # Captured for these cases with ICESIM_CAPTURE_PREFIX=isr2 (tests/data/firefox/README.md).
+    "proxy-udp-blocked": "proxy_udp_blocked",
+    "corporate-firewall": "corporate_firewall",
+    "webrtc-disabled-policy": ("pref_relay_only", "policy_relay_stun"),
+    "stun-error-response": "stun_420",
+    "stun-error-response-500": "stun_500",
+    "turn-no-credentials": "turn_nocred",
+    "turn-disallowed-port": "turn_port22",
 }
 FIREFOX = Path(__file__).resolve().parents[1] / "data" / "firefox"
 SHARED = Path("/work/shared/captures")
@@ -83,6 +91,10 @@ def _firefox_capture(name: str) -> tuple[list[dict], dict[str, str]]:
         events, cfg = data["events"], data["meta"]["cfg"]
     present = lambda d: {k: v for k, v in d.items() if v != "<<absent>>"}  # noqa: E731
     lines = []
+    for note in data.get("notes", []):  # "constructor threw NAME: MESSAGE": no event at all
+        if note.startswith("constructor threw "):
+            name, message = note.removeprefix("constructor threw ").split(": ", 1)
+            lines.append({"type": "exception", "name": name, "message": message})
     for e in events:
         if e["kind"] == "icegatheringstatechange":
             lines.append({"type": e["kind"], "t": e["t"], "state": e["state"]})
@@ -95,16 +107,43 @@ def _firefox_capture(name: str) -> tuple[list[dict], dict[str, str]]:
     return lines, servers
 
 
-@pytest.mark.parametrize(("case_name", "capture"), sorted(CAPTURED_FIREFOX.items()))
+@pytest.mark.parametrize(("case_name", "capture"), sorted(
+    (c, n) for c, names in CAPTURED_FIREFOX.items() for n in ([names] if isinstance(names, str) else names)))
 def test_firefox_expectation_matches_the_capture(case_name, capture):
     case = get_case(case_name)
     lines, servers = _firefox_capture(capture)
+    assert lines  # an empty capture would match nothing
     assert match_stream(case.expected["firefox"], lines, servers) == []
 
 
 def test_firefox_expectations_are_the_captured_ones():
-    assert {c.name for c in ALL_CASES if "firefox" in c.expected} == set(CAPTURED_FIREFOX)
-    assert not any("safari" in c.expected for c in ALL_CASES)  # no Safari capture exists
+    assert {c.name for c in ALL_CASES if "firefox" in c.expected} == set(CAPTURED_FIREFOX) == {c.name for c in ALL_CASES}
+    for case in ALL_CASES:
+        assert "firefox" not in case.source_reading and "tests/data/firefox" in case.sources["firefox"] or (
+            "F5b" in case.sources["firefox"])
+
+
+def test_safari_expectations_are_marked_source_reading():
+    """No Safari can be captured: every case has a Safari expectation, and says where it is from."""
+    for case in ALL_CASES:
+        assert "safari" in case.expected and "safari" in case.source_reading
+        assert case.sources["safari"].startswith("source reading, not captured: ")
+
+
+def test_firefox_relay_only_pref_is_the_relay_policy():
+    """The case runs Firefox with iceTransportPolicy relay for the pref: both captures agree."""
+    pref, policy = (_firefox_capture(n)[0] for n in ("pref_relay_only", "policy_relay_stun"))
+    kinds = lambda lines: [(x["type"], x.get("state"), (x.get("candidate") or {}).get("candidate")) for x in lines]  # noqa: E731
+    assert kinds(pref) == kinds(policy)
+    assert not any(x.get("state") == "gathering" for x in pref)
+
+
+def test_a_wrong_firefox_expectation_fails_against_the_capture():
+    """Chrome's streams are not Firefox's: the Chrome expectation fails on the Firefox capture."""
+    lines, servers = _firefox_capture("proxy_udp_blocked")
+    assert match_stream(get_case("proxy-udp-blocked").expected["chrome"], lines, servers) != []
+    lines, servers = _firefox_capture("turn_port22")
+    assert match_stream(get_case("turn-disallowed-port").expected["safari"], lines, servers) != []
 
 
 def test_every_case_is_accounted_for():

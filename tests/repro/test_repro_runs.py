@@ -16,6 +16,8 @@ from icesim.repro.matching import expand, kind_of, match_stream
 from icesim.repro.runner import run_case, run_cases
 
 ANY4, ANY6 = "0.0.0.x", "[0:0:0:x:x:x:x:x]"
+# Safari's sockets bind the default networks' addresses: libwebrtc redacts those (source reading).
+SAFARI4, SAFARI6 = "198.51.100.x", "[2001:db8:5:x:x:x:x:x]"
 RUN_TIMEOUT_S = 20.0
 
 
@@ -53,16 +55,19 @@ async def test_case_reproduces_the_browser_stream(name, browser, request):
             (got,) = [g for g in got_errors if g["url"] == want_d["url"] and g["address"] == want_d["address"]]
             assert abs(_rel(run.lines, got) - want.t) <= 0.02 * want.t
     for err in got_errors:
-        assert err["address"] in (ANY4, ANY6, None)  # redacted, never the real address
         if browser == "chrome":
+            assert err["address"] in (ANY4, ANY6, None)  # redacted, never the real address
             assert err["hostCandidate"] in (":0", f"{err['address']}:{err['port']}")
+        elif browser == "safari":  # redacted real addresses, libwebrtc's texts, no hostCandidate
+            assert err["address"] in (SAFARI4, SAFARI6, None) and "hostCandidate" not in err and err["errorText"]
         else:  # Firefox: no hostCandidate attribute, address and port null, no text (captures)
             assert "hostCandidate" not in err and (err["address"], err["port"], err["errorText"]) == (None, None, "")
     kinds = [kind_of(x) for x in run.lines]
     if "gathering" in kinds:
-        assert kinds[0] == "gathering" and kinds[-2:] == ["complete", "null"]
-        if browser == "firefox":
-            assert kinds[-3] == "end-of-candidates"
+        last = {"chrome": ["complete", "null"], "firefox": ["end-of-candidates", "complete", "null"],
+                "safari": ["null", "complete"]}[browser]
+        assert kinds[kinds.index("gathering") - 1:kinds.index("gathering")] in ([], ["error"])
+        assert kinds[-len(last):] == last
         assert [x["t"] for x in run.lines] == sorted(x["t"] for x in run.lines)
 
 
@@ -96,3 +101,29 @@ async def test_a_run_that_differs_is_reported():
     problems = match_stream(get_case("stun-dns-failure").expected["chrome"], run.lines, run.servers)
     assert any(p.startswith("missing: error") for p in problems)
     assert any("errorText 'STUN binding request timed out.'" in p for p in problems)
+
+
+async def test_issue_facts_per_case_firefox_and_safari(request):
+    """Where Firefox (captured) and Safari (source reading) differ from Chrome, on the runs."""
+    names = ["webrtc-disabled-policy", "turn-no-credentials", "turn-disallowed-port", "stun-error-response-500",
+             "turn-udp-unreachable"]
+    cases = [get_case(n) for n in names]
+    ff, sf = [dict(zip(names, await asyncio.wait_for(run_cases(cases, b, time_scale=200, seed=3, coturn=None),
+                                                      RUN_TIMEOUT_S))) for b in ("firefox", "safari")]
+    # Firefox under relay_only: no "gathering" state, nothing but the end.
+    assert [kind_of(x) for x in ff["webrtc-disabled-policy"].lines] == ["end-of-candidates", "complete", "null"]
+    assert ff["turn-no-credentials"].lines == [{"type": "exception", "name": "InvalidAccessError", "message":
+                                                "PeerConnectionImpl.setConfiguration: TURN server requires a username"}]
+    (port22,) = ff["turn-disallowed-port"].lines
+    assert port22["name"] == "SyntaxError" and "uses a port that is blocked" in port22["message"]
+    assert [e["errorCode"] for e in _errors(ff["stun-error-response-500"].lines)] == [65535]
+    assert [e["url"] for e in _errors(ff["turn-udp-unreachable"].lines)] == [f"turn:{ff['turn-udp-unreachable'].servers['s0']}"]
+    # Safari: WebRTC switched off, WebKit's constructor text, the blocked URL's immediate 701.
+    assert sf["webrtc-disabled-policy"].lines == [{"type": "exception", "name": "ReferenceError",
+                                                   "message": "Can't find variable: RTCPeerConnection"}]
+    assert sf["turn-no-credentials"].lines[0]["message"] == "TURN/TURNS server requires both username and credential"
+    first = sf["turn-disallowed-port"].lines[0]
+    assert (first["errorCode"], first["errorText"], first["address"]) == (701, "URL is not allowed", None)
+    assert _errors(sf["stun-error-response-500"].lines) == []
+    assert [e["errorText"] for e in _errors(sf["turn-udp-unreachable"].lines)] == [
+        "STUN binding request timed out.", "TURN allocate request timed out."]

@@ -12,6 +12,7 @@ from ..model import Expect
 
 UDP_HOST_PRIORITIES = (2122187007, 2122252543)  # interface preference 126, 127 (F1, stun_nx)
 TCP_HOST_PRIORITIES = (2105458943, 2105524479)
+RELAY_TCP_PRIORITY = 8265727  # a relay over TCP: string says UDP (turn_tcp, proxy_udp_blocked)
 # A dropped binding or allocate: 7 sends, the 701 ~11.10 s after "gathering" (F5b 11101, turn_udp_dropped 11102).
 TIMEOUT_MS = 11101.0
 

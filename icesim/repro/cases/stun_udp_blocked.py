@@ -1,18 +1,31 @@
 """stun-udp-blocked: a firewall silently drops UDP to the STUN server."""
 
 from . import firefox_patterns as ff
+from . import safari_patterns as sf
 from ..model import Case, Endpoint, Network, Server
 from .chrome_patterns import STUN_TIMEOUT_MS, end, gathering, hosts, stun_timeout
+
+# Safari: source reading, not captured (safari_patterns).
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    sf.error4(STUN_TIMEOUT_MS, 701, "STUN binding request timed out."),
+    *sf.end(STUN_TIMEOUT_MS + 3.9),
+)
 
 CASE = Case(
     name="stun-udp-blocked",
     summary="UDP to the STUN server silently dropped: one 701 'STUN binding request timed out.' after ~40 s",
     servers=(Server("stun", Endpoint.STUN),),
     network=Network(block_udp_to_servers=True),
-    expected={"chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9)),
+    expected={"safari": SAFARI,
+              "chrome": (gathering(), *hosts(), stun_timeout(), *end(STUN_TIMEOUT_MS + 3.9)),
               "firefox": (ff.gathering(), *ff.hosts(), ff.error(ff.TIMEOUT_MS, 701, "stun:{s0}"),
                           *ff.end(ff.TIMEOUT_MS + 2.0))},
-    sources={"chrome": "shared/captures S5_chromium_stun_udp_dropped (iptables DROP)",
+    sources={"safari": "source reading, not captured: libwebrtc stun_port.cc (timeout text, 9 sends ~39.9"
+                       " s as Chrome S5); WebKit: enumerated default networks, redacted socket address "
+                       "(reference C)",
+             "chrome": "shared/captures S5_chromium_stun_udp_dropped (iptables DROP)",
              "firefox": "shared/captures F5b_firefox_stun_udp_dropped_nat (UDP dropped at the router)"},
     cause="The STUN server is up, but every binding request to it is dropped on the way (here "
           "in-process by FaultyNet; in the wild a firewall or a UDP-less proxy). Chrome sends 9 "

@@ -1,21 +1,33 @@
 """turn-udp-unreachable: a UDP TURN server that never answers: two 701s."""
 
 from . import firefox_patterns as ff
+from . import safari_patterns as sf
 from ..model import Case, Endpoint, Server
-from .chrome_patterns import TURN_TIMEOUT_MS, end, gathering, hosts, stun_error4, stun_timeout
+from .chrome_patterns import STUN_TIMEOUT_MS, TURN_TIMEOUT_MS, end, gathering, hosts, stun_error4, stun_timeout
+
+# Safari: source reading, not captured (safari_patterns).
+SAFARI = (
+    sf.gathering(),
+    *sf.hosts(),
+    sf.error4(STUN_TIMEOUT_MS, 701, "STUN binding request timed out."),
+    sf.error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"),
+    *sf.end(TURN_TIMEOUT_MS + 0.1),
+)
 
 CASE = Case(
     name="turn-udp-unreachable",
     summary="UDP TURN server unreachable: two 701s, the STUN binding timeout then the TURN allocate timeout",
     servers=(Server("turn", Endpoint.CLOSED, transport="udp"),),
-    expected={"chrome": (
+    expected={"safari": SAFARI, "chrome": (
         gathering(), *hosts(),
         stun_timeout(),
         stun_error4(TURN_TIMEOUT_MS, 701, "TURN allocate request timed out.", url="turn:{s0}?transport=udp"),
         *end(TURN_TIMEOUT_MS + 0.1),
     ),
               "firefox": (ff.gathering(), *ff.hosts(), ff.error(11102.0, 701, "turn:{s0}"), *ff.end(11103.0))},
-    sources={"chrome": "tests/data/chromium156 D_turnudp_dropped; shared/captures README",
+    sources={"safari": "source reading, not captured: libwebrtc uses every UDP TURN server as a STUN "
+                       "server too: two 701s (reference B6, as Chrome D)",
+             "chrome": "tests/data/chromium156 D_turnudp_dropped; shared/captures README",
              "firefox": "tests/data/firefox turn_udp_dropped (one 701: no STUN one, unlike Chrome)"},
     cause="Nothing answers at the TURN server's address (a closed port here: real ICMP port "
           "unreachable, which Chrome ignores). Chrome also uses every UDP TURN server as a STUN "

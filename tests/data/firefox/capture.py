@@ -58,6 +58,22 @@ SCENARIOS = {
     "turn_nx": {"cfg": {"iceServers": [{"urls": "turn:nx.test:3478?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "turn_port22": {"cfg": {"iceServers": [{"urls": "turn:203.0.113.2:22?transport=udp", "username": "test", "credential": "secret"}]}, "wait": 20},
     "gum_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "gum": True},
+    # For icesim repro (ICESIM_CAPTURE_PREFIX=isr2): "br_nft" = nft rules on the output hook of
+    # the browser's namespace (eth0 only: the page and its resolver stay on lo).
+    "proxy_udp_blocked_localdrop": {"cfg": {"iceServers": [{"urls": [TURN + "?transport=udp", TURN + "?transport=tcp"], "username": "test", "credential": "secret"}]},
+                          "wait": 25, "br_nft": ['oifname "eth0" meta l4proto udp drop']},
+    "corporate_firewall_localdrop": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}, {"urls": TURN + "?transport=tcp", "username": "test", "credential": "secret"}]},
+                           "wait": 25, "br_nft": ['oifname "eth0" meta l4proto udp drop', 'oifname "eth0" tcp dport != 443 reject with tcp reset']},
+    # "srv_nft": rules on the input hook of the servers' namespace, the page's router: a
+    # silent network drop / a router's reject, not a local firewall (which fails sendto at once).
+    "proxy_udp_blocked": {"cfg": {"iceServers": [{"urls": [TURN + "?transport=udp", TURN + "?transport=tcp"], "username": "test", "credential": "secret"}]},
+                              "wait": 25, "srv_nft": [f'iifname "{P}v1" meta l4proto udp drop']},
+    "corporate_firewall": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}, {"urls": TURN + "?transport=tcp", "username": "test", "credential": "secret"}]},
+                               "wait": 25, "srv_nft": [f'iifname "{P}v1" meta l4proto udp drop', f'iifname "{P}v1" tcp dport != 443 reject with tcp reset']},
+    "policy_relay_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}], "iceTransportPolicy": "relay"}, "wait": 20},
+    "pref_proxy_only": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "wait": 20, "prefs": {"media.peerconnection.ice.proxy_only": True}},
+    "pref_relay_only": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "wait": 20, "prefs": {"media.peerconnection.ice.relay_only": True}},
+    "pref_pc_disabled": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "prefs": {"media.peerconnection.enabled": False}},
     "nomdns_stun": {"cfg": {"iceServers": [{"urls": "stun:203.0.113.2:3478"}]}, "prefs": {"media.peerconnection.ice.obfuscate_host_addresses": False}},
 }
 
@@ -134,6 +150,12 @@ def main():
             wait = sc.get("wait", 15)
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft add table inet {P}drop; ip netns exec {SRV} nft 'add chain inet {P}drop input {{ type filter hook input priority 0; }}'; ip netns exec {SRV} nft add rule inet {P}drop input udp dport {sc['drop']} drop")
+            for rule in sc.get("br_nft", ()):
+                sh(f"ip netns exec {BR} nft add table inet {P}fw; ip netns exec {BR} nft 'add chain inet {P}fw output {{ type filter hook output priority 0; }}'")
+                sh(f"ip netns exec {BR} nft add rule inet {P}fw output {rule}")
+            for rule in sc.get("srv_nft", ()):
+                sh(f"ip netns exec {SRV} nft add table inet {P}fw; ip netns exec {SRV} nft 'add chain inet {P}fw input {{ type filter hook input priority 0; }}'")
+                sh(f"ip netns exec {SRV} nft add rule inet {P}fw input {rule}")
             responder = None
             if sc.get("responder"):
                 rport, rcode = sc["responder"]
@@ -165,6 +187,10 @@ def main():
                 responder.wait()
             if sc.get("drop"):
                 sh(f"ip netns exec {SRV} nft delete table inet {P}drop", check=False)
+            if sc.get("br_nft"):
+                sh(f"ip netns exec {BR} nft delete table inet {P}fw", check=False)
+            if sc.get("srv_nft"):
+                sh(f"ip netns exec {SRV} nft delete table inet {P}fw", check=False)
             if os.path.exists(out):
                 data = json.load(open(out))
                 data["meta"] = {"scenario": name, **sc, "browser": sh("firefox-esr --version").stdout.strip(),
