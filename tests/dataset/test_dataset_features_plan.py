@@ -73,7 +73,7 @@ def test_features_of_a_udp_blocked_stream_and_a_missing_api():
 
 def test_address_classes():
     assert [address_class(a) for a in (MDNS, "192.168.1.4", "100.70.1.2", "198.51.100.140", "203.0.113.10",
-                                       "[2001:db8:100::5]", "8.8.8.8", None, "127.0.0.1")] == [
+                                       "[2001:db8:100::5]", "11.22.33.44", None, "127.0.0.1")] == [
         "mdns", "private", "cgnat", "datacenter", "residential", "residential", "public", "none", "loopback"]
 
 
