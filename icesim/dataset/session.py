@@ -182,4 +182,6 @@ def session_row(plan: SessionPlan, raw: list[dict[str, Any]], time_scale: float,
         "loop_lag_ms": loop_lag_ms,
         "sdp": sdp,
         "lab_topology": lab_topology,  # the `icesim lab` topology the session ran in; None = in-process
+        # The offer's m-lines and bundle policy: `icesim replay` renders the page's SDP from them.
+        "media": ",".join(p.media), "bundle_policy": p.bundle_policy,
     }
