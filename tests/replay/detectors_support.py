@@ -106,10 +106,17 @@ def _benign_lookup_701(p: Profile) -> bool:
     return p.browser == "chrome" and has_v6 and p.stun_by_name and not p.stun_aaaa
 
 
-def expected_ice_error_or_silence(p: Profile) -> Expected:
+def _flagged_before_ice(p: Profile) -> Expected | None:
+    """(a) and (b) resolve a bot verdict when the page cannot even start gathering."""
     kind = _no_ice(p)
-    if kind:
-        return Expected("resolved", "WEBRTC_MISSING" if kind == "missing" else "WEBRTC_SETUP_FAILED", True)
+    if kind is None:
+        return None
+    return Expected("resolved", "WEBRTC_MISSING" if kind == "missing" else "WEBRTC_SETUP_FAILED", True)
+
+
+def expected_ice_error_or_silence(p: Profile) -> Expected:
+    if early := _flagged_before_ice(p):
+        return early
     if _silent(p):
         return Expected("resolved", "ICE_TIMEOUT", True)
     if _benign_lookup_701(p):
@@ -118,9 +125,8 @@ def expected_ice_error_or_silence(p: Profile) -> Expected:
 
 
 def expected_ip_mismatch(p: Profile) -> Expected:
-    kind = _no_ice(p)
-    if kind:
-        return Expected("resolved", "WEBRTC_MISSING" if kind == "missing" else "WEBRTC_SETUP_FAILED", True)
+    if early := _flagged_before_ice(p):
+        return early
     if _silent(p):
         return Expected("resolved", "NO_PUBLIC_IP", False)
     proxied = p.web_address == "proxy" and not set(p.proxy_pool) & set(p.public_pool)
