@@ -1,0 +1,217 @@
+// The page side of `icesim replay --serve` (icesim/replay/serve.py): installs the icesim module in
+// this real page before any detector code runs, loads the detector (a classic script through a
+// script element, an ES module through import()), calls it as the Node runner does
+// (`fn(callback, page)`, icesim/js/README.md), shows the verdict, exposes the result as
+// `window.icesimResult` (a promise, for Playwright/Puppeteer `page.evaluate`) and POSTs it back.
+// Without a detector it installs the module and offers `window.icesim.run(fn)` for a team's own.
+//
+// The server writes the settings into <script type="application/json" id="icesim-config">:
+// {sessionId, documentUrl, moduleUrl, clock: "virtual"|"real", maxMs, consoleLines,
+//  detectorUrl|null, detectorKind: "classic"|"module"|null, exportName|null, resultUrl}.
+
+const config = JSON.parse(document.getElementById("icesim-config").textContent);
+const realSetTimeout = window.setTimeout.bind(window);
+const realClearTimeout = window.clearTimeout.bind(window);
+const realNow = performance.now.bind(performance);  // taken before a virtual clock replaces it
+const startedReal = realNow();
+
+/** Lets the page's own tasks (fetch, rendering) run between virtual timer firings. */
+function yieldToHost() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
+/** What the runner reports for a value (icesim/js/README.md: Set -> array, Map -> object,
+ *  Error -> {name, message}); cycles and functions become null. */
+function jsonSafe(value, seen = new Set()) {
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return null;
+  if (value === null || typeof value !== "object") {
+    return typeof value === "number" && !Number.isFinite(value) ? null : typeof value === "bigint" ? String(value) : value;
+  }
+  if (seen.has(value)) return null;
+  seen.add(value);
+  try {
+    if (value instanceof Error || value instanceof DOMException) return { name: value.name, message: value.message };
+    if (value instanceof Set || Array.isArray(value)) return [...value].map((v) => jsonSafe(v, seen));
+    if (value instanceof Map) {
+      return Object.fromEntries([...value].map(([k, v]) => [String(k), jsonSafe(v, seen)]));
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v, seen)]));
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function describeError(err) {
+  if (err && typeof err === "object" && "message" in err) return `${err.name || "Error"}: ${err.message}`;
+  return String(err);
+}
+
+/** The page's console, passed through and its first N lines kept (as the runner does). */
+function captureConsole(limit) {
+  const lines = [];
+  for (const level of ["log", "info", "warn", "error", "debug"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => {
+      if (lines.length < limit) lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(jsonSafe(a)))).join(" "));
+      original(...args);
+    };
+  }
+  return lines;
+}
+
+async function loadDetector() {
+  const { detectorUrl, detectorKind, exportName } = config;
+  if (detectorKind === "module") {
+    const namespace = await import(detectorUrl);
+    const fn = exportName ? namespace[exportName] : namespace.default;
+    if (typeof fn !== "function") throw new TypeError(`the detector module has no ${exportName ? `export ${exportName}` : "default export"} function`);
+    return fn;
+  }
+  // A classic script: its top-level functions become window properties; CommonJS module.exports
+  // works too (module/exports exist only while it loads).
+  const commonjs = { exports: {} };
+  window.module = commonjs;
+  window.exports = commonjs.exports;
+  let scriptError = null;
+  const onError = (event) => { scriptError = event.error || new Error(event.message); };
+  window.addEventListener("error", onError);
+  try {
+    await new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = detectorUrl;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`cannot load ${detectorUrl}`));
+      document.head.append(script);
+    });
+  } finally {
+    window.removeEventListener("error", onError);
+    delete window.module;
+    delete window.exports;
+  }
+  if (scriptError) throw scriptError;
+  const exported = commonjs.exports;
+  const fn = exportName
+    ? (typeof window[exportName] === "function" ? window[exportName] : exported && exported[exportName])
+    : (typeof exported === "function" ? exported : exported && exported.default);
+  if (typeof fn !== "function") {
+    throw new TypeError(exportName ? `the detector defines no function ${exportName}`
+      : "the classic-script detector sets no module.exports function: name its function with --export");
+  }
+  return fn;
+}
+
+/** Calls fn(callback, page) and settles as the runner does: resolved/rejected (its promise),
+ *  callback, returned, threw; `unsettled` comes from the clock or the real-time limit. */
+function callDetector(fn, page) {
+  return new Promise((settle) => {
+    const callback = (value) => settle({ status: "callback", value });
+    let returned;
+    try {
+      returned = fn(callback, page);
+    } catch (err) {
+      settle({ status: "threw", value: err });
+      return;
+    }
+    if (returned && typeof returned.then === "function") {
+      returned.then((value) => settle({ status: "resolved", value }), (value) => settle({ status: "rejected", value }));
+    } else if (returned !== undefined) {
+      settle({ status: "returned", value: returned });
+    }
+  });
+}
+
+async function setUp() {
+  const [module, doc] = await Promise.all([
+    import(config.moduleUrl),
+    fetch(config.documentUrl).then((r) => { if (!r.ok) throw new Error(`${config.documentUrl}: HTTP ${r.status}`); return r.json(); }),
+  ]);
+  const clock = config.clock === "virtual" ? new module.VirtualClock() : null;
+  if (clock) clock.install(window);
+  const replay = module.installIcesim(window, doc, clock ? { clock } : {});
+  if (doc.user_agent) Object.defineProperty(navigator, "userAgent", { get: () => doc.user_agent, configurable: true });
+  const page = { sessionId: doc.session_id, webAddress: doc.web_address, userAgent: doc.user_agent ?? navigator.userAgent };
+  window.icesimPage = page;
+  return { doc, clock, replay, page };
+}
+
+/** Runs fn to a result line (the runner's shape) on this page's clock. */
+async function run(fn, env, consoleLines) {
+  const errors = [];
+  const onError = (event) => errors.push(describeError(event.error ?? event.message));
+  const onRejection = (event) => errors.push(describeError(event.reason));
+  window.addEventListener("error", onError);
+  window.addEventListener("unhandledrejection", onRejection);
+  let outcome = null;
+  const settled = callDetector(fn, env.page).then((o) => { outcome ??= o; });
+  try {
+    if (env.clock) {
+      await env.clock.run({ until: settled, maxMs: config.maxMs, yieldToHost });
+    } else {
+      let timer;
+      await Promise.race([settled, new Promise((r) => { timer = realSetTimeout(r, config.maxMs); })]);
+      realClearTimeout(timer);
+    }
+    await yieldToHost();  // a promise settled by the last timer
+  } finally {
+    window.removeEventListener("error", onError);
+    window.removeEventListener("unhandledrejection", onRejection);
+  }
+  const now = env.clock ? performance.now() : realNow() - startedReal;  // virtual: browser time
+  return {
+    session_id: env.doc.session_id,
+    status: outcome ? outcome.status : "unsettled",
+    value: outcome ? jsonSafe(outcome.value) : null,
+    settled_ms: Math.round(now * 10) / 10,
+    errors,
+    console: consoleLines.slice(),
+  };
+}
+
+async function report(result) {
+  const response = await fetch(config.resultUrl, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(result),
+  });
+  return response.ok ? response.json() : { ...result, post_error: `HTTP ${response.status}` };
+}
+
+function show(line) {
+  const out = document.getElementById("icesim-verdict");
+  out.textContent = JSON.stringify(line, null, 1);
+  out.dataset.status = line.status;
+  document.title = `${line.status} - ${line.session_id}`;
+}
+
+async function main() {
+  const consoleLines = captureConsole(config.consoleLines);
+  const env = await setUp();
+  window.icesim = {
+    document: env.doc, replay: env.replay, clock: env.clock, page: env.page,
+    run: async (fn) => { const line = await report(await run(fn, env, consoleLines)); show(line); return line; },
+  };
+  if (!config.detectorUrl) return null;
+  let fn;
+  try {
+    fn = await loadDetector();
+  } catch (err) {
+    const line = await report({
+      session_id: env.doc.session_id, status: "threw", value: jsonSafe(err), settled_ms: 0,
+      errors: [describeError(err)], console: consoleLines.slice(),
+    });
+    show(line);
+    return line;
+  }
+  return window.icesim.run(fn);
+}
+
+const ready = main();
+window.icesimReady = ready.then(() => window.icesim);
+window.icesimResult = ready;
+ready.catch((err) => {
+  const out = document.getElementById("icesim-verdict");
+  out.textContent = `icesim page failed: ${describeError(err)}`;
+  out.dataset.status = "error";
+});
