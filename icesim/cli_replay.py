@@ -59,8 +59,9 @@ def _check(opts: dict[str, Any]) -> None:
 @click.option("--profile", default=None, metavar="NAMES", help="Only these profiles (comma-separated names or globs).")
 @click.option("--limit", type=int, default=None, metavar="N", help="At most N sessions (after the filters, in dataset order).")
 @click.option("--console", type=int, default=20, show_default=True, metavar="N", help="Console lines kept per session (--format jsonl).")
-@click.option("--serve", is_flag=True, help="Serve the sessions, the module and the detector to a real browser on 127.0.0.1 instead of running Node (icesim/replay/serve.py).")
-@click.option("--port", type=int, default=None, metavar="PORT", help="With --serve: the loopback port (0 = any free port).")
+@click.option("--serve", "serve_path", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE",
+              help="Serve these sessions (as --sessions), the module and the detector (optional) to a real browser on 127.0.0.1 instead of running Node: open /run/<session_id>?clock=virtual|real (icesim/replay/serve.py).")
+@click.option("--port", type=int, default=None, metavar="PORT", help="With --serve: the loopback port (default 8765; 0 = any free port, printed on stderr).")
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
 def replay_cmd(log_level: str, **opts: Any) -> None:
     """Run a JavaScript detector once per session and print its confusion matrix per scenario.
@@ -72,7 +73,7 @@ def replay_cmd(log_level: str, **opts: Any) -> None:
     from .replay.pool import ReplayUnavailable
 
     try:
-        if opts["serve"]:
+        if opts["serve_path"] is not None:
             _serve(opts)
         else:
             _replay(opts)
@@ -137,7 +138,9 @@ def _serve(opts: dict[str, Any]) -> None:
     from .replay.document import replay_document
     from .replay.matrix import outcome_of
 
-    rows = _read(opts)
+    if opts["sessions_path"] not in (None, opts["serve_path"]):
+        raise ConfigError("--sessions", str(opts["sessions_path"]), "give the sessions once: --serve DIR")
+    rows = _read({**opts, "sessions_path": opts["serve_path"]})
     serve(rows=rows, build_document=replay_document,
           describe=lambda result, document: outcome_of(document, result, opts["rejected"]).line(),
           detector=opts["detector"], export=opts["export"], port=opts["port"],
