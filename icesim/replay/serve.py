@@ -92,6 +92,14 @@ def _script_json(value: Any) -> str:
     return json.dumps(value).replace("</", "<\\/")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser closed while a request was in flight (killed by a test, a tab closed): not
+        worth a traceback on stderr; anything else still gets one."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class ReplayServer:
     """Serves the sessions to browser pages and prints the results they POST back."""
 
@@ -109,7 +117,7 @@ class ReplayServer:
         self._out = out
         self._lock = threading.Lock()
         self._document = functools.lru_cache(maxsize=512)(lambda sid: build_document(self.rows[sid]))
-        self.httpd = ThreadingHTTPServer((HOST, port), _handler(self))
+        self.httpd = _QuietServer((HOST, port), _handler(self))
         self.httpd.daemon_threads = True
 
     @property

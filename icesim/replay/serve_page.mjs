@@ -15,14 +15,16 @@ const realClearTimeout = window.clearTimeout.bind(window);
 const realNow = performance.now.bind(performance);  // taken before a virtual clock replaces it
 const startedReal = realNow();
 
-/** Lets the page's own tasks (fetch, rendering) run between virtual timer firings. */
-function yieldToHost() {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => resolve();
-    channel.port2.postMessage(null);
-  });
+/** Lets the page's own tasks (fetch, rendering) run between virtual timer firings: the clock's
+ *  `yieldToHost(resume)` (icesim-clock.mjs), a browser task through a MessageChannel. */
+function yieldToHost(resume) {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => { channel.port1.close(); resume(); };
+  channel.port2.postMessage(null);
 }
+
+const nextTask = () => new Promise((resolve) => yieldToHost(resolve));
+const realSleep = (ms) => new Promise((resolve) => realSetTimeout(resolve, ms));
 
 /** What the runner reports for a value (icesim/js/README.md: Set -> array, Map -> object,
  *  Error -> {name, message}); cycles and functions become null. */
@@ -105,9 +107,11 @@ async function loadDetector() {
 }
 
 /** Calls fn(callback, page) and settles as the runner does: resolved/rejected (its promise),
- *  callback, returned, threw; `unsettled` comes from the clock or the real-time limit. */
-function callDetector(fn, page) {
-  return new Promise((settle) => {
+ *  callback, returned, threw; `unsettled` comes from the clock or the real-time limit. `at`:
+ *  when it settled, in ms of the page's clock. */
+function callDetector(fn, page, now) {
+  return new Promise((resolve) => {
+    const settle = (outcome) => resolve({ ...outcome, at: now() });
     const callback = (value) => settle({ status: "callback", value });
     let returned;
     try {
@@ -146,26 +150,26 @@ async function run(fn, env, consoleLines) {
   window.addEventListener("error", onError);
   window.addEventListener("unhandledrejection", onRejection);
   let outcome = null;
-  const settled = callDetector(fn, env.page).then((o) => { outcome ??= o; });
+  const now = env.clock ? () => env.clock.now() : () => realNow() - startedReal;
+  const settled = callDetector(fn, env.page, now).then((o) => { outcome ??= o; });
   try {
     if (env.clock) {
-      await env.clock.run({ until: settled, maxMs: config.maxMs, yieldToHost });
+      await env.clock.run({ until: () => outcome !== null, maxMs: config.maxMs, yieldToHost });
     } else {
       let timer;
       await Promise.race([settled, new Promise((r) => { timer = realSetTimeout(r, config.maxMs); })]);
       realClearTimeout(timer);
     }
-    await yieldToHost();  // a promise settled by the last timer
+    await nextTask();  // handler errors of the last task
   } finally {
     window.removeEventListener("error", onError);
     window.removeEventListener("unhandledrejection", onRejection);
   }
-  const now = env.clock ? performance.now() : realNow() - startedReal;  // virtual: browser time
   return {
     session_id: env.doc.session_id,
     status: outcome ? outcome.status : "unsettled",
     value: outcome ? jsonSafe(outcome.value) : null,
-    settled_ms: Math.round(now * 10) / 10,
+    settled_ms: Math.round((outcome ? outcome.at : now()) * 10) / 10,
     errors,
     console: consoleLines.slice(),
   };
@@ -185,12 +189,31 @@ function show(line) {
   document.title = `${line.status} - ${line.session_id}`;
 }
 
+/** Without a detector, a virtual clock still fires timers for a team's own free-form script
+ *  (events in order, at once) until window.icesim.run(fn) takes the clock over. */
+function driveInBackground(clock) {
+  let driving = true;
+  const finished = (async () => {
+    while (driving) {
+      await clock.run({ until: () => !driving, maxMs: config.maxMs, yieldToHost });
+      if (driving) await realSleep(10);
+    }
+  })();
+  return async () => { driving = false; await finished; };
+}
+
 async function main() {
   const consoleLines = captureConsole(config.consoleLines);
   const env = await setUp();
+  const stopDriving = env.clock && !config.detectorUrl ? driveInBackground(env.clock) : async () => {};
   window.icesim = {
     document: env.doc, replay: env.replay, clock: env.clock, page: env.page,
-    run: async (fn) => { const line = await report(await run(fn, env, consoleLines)); show(line); return line; },
+    run: async (fn) => {
+      await stopDriving();
+      const line = await report(await run(fn, env, consoleLines));
+      show(line);
+      return line;
+    },
   };
   if (!config.detectorUrl) return null;
   let fn;
