@@ -17,7 +17,6 @@ import functools
 import html
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -51,30 +50,48 @@ class Detector:
     path: Path
     kind: str  # "classic" (a script element) or "module" (import())
     export: str | None = None
+    commonjs: bool = False  # a classic script gets `module`/`exports` while it loads
 
 
-def detector_kind(path: Path, node: str = "node") -> str:
-    """`module` for .mjs and for a .js that does not parse as a classic script (it has
-    `import`/`export`), else `classic` (.cjs, plain scripts, CommonJS)."""
-    if path.suffix == ".mjs":
-        return "module"
-    if path.suffix == ".cjs" or shutil.which(node) is None:
-        return "classic"
-    probe = ("const vm = require('vm'), fs = require('fs');"
-             "try { new vm.Script(fs.readFileSync(process.argv[1], 'utf8')); console.log('classic'); }"
-             "catch (e) { console.log(e instanceof SyntaxError ? 'module' : 'classic'); }")
-    done = subprocess.run([node, "-e", probe, str(path)], capture_output=True, text=True, timeout=30)
-    return "module" if done.stdout.strip() == "module" else "classic"
+# Asks the runner's own Detector (icesim/js/replay-detector.mjs) how it reads the file, so a page
+# loads it exactly as `icesim replay` does.
+_DETECTOR_FACTS = """
+import { Detector, DetectorError } from %s;
+try {
+  const d = new Detector(process.argv[1], process.argv[2] || null);
+  console.log(JSON.stringify({ kind: d.kind, commonjs: d.commonJS }));
+} catch (e) {
+  if (!(e instanceof DetectorError)) throw e;
+  console.log(JSON.stringify({ error: e.message }));
+}
+"""
 
 
 def load_detector(path: str | Path, export: str | None) -> Detector:
-    """The --detector file, checked before anything is served (ConfigError names the option)."""
+    """The --detector file, checked as `icesim replay` checks it before anything is served: the
+    runner loads it once in a throwaway page (syntax, the export); ConfigError names the option.
+    Raises ReplayUnavailable without Node.js."""
+    from .pool import NODE_FLAGS, node_command
+
     file = Path(path)
     if not file.is_file():
         raise ConfigError("--detector", str(path), "no such file")
     if export is not None and not re.fullmatch(r"[A-Za-z_$][\w$]*", export):
         raise ConfigError("--export", export, "is not a JavaScript identifier")
-    return Detector(file.resolve(), detector_kind(file), export)
+    command = node_command()
+    job = json.dumps({"detector": str(file.resolve()), "export": export}) + "\n"
+    checked = subprocess.run(command, input=job, capture_output=True, text=True, timeout=120)
+    if checked.returncode != 0:
+        why = (checked.stderr.strip().splitlines() or [f"the replay runner exited {checked.returncode}"])[0]
+        raise ConfigError("--export" if export and "no function" in why else "--detector", export or str(path),
+                          why.removeprefix("detector: "))
+    script = _DETECTOR_FACTS % json.dumps((module_dir() / "replay-detector.mjs").as_uri())
+    done = subprocess.run([command[0], *NODE_FLAGS, "--input-type=module", "-e", script, str(file.resolve()),
+                           export or ""], capture_output=True, text=True, timeout=120)
+    facts = json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {"error": done.stderr.strip()}
+    if "error" in facts:
+        raise ConfigError("--detector", str(path), facts["error"])
+    return Detector(file.resolve(), facts["kind"], export, bool(facts["commonjs"]))
 
 
 def parse_port(value: int) -> int:
@@ -184,6 +201,7 @@ class ReplayServer:
             "clock": clock, "maxMs": self.max_ms, "consoleLines": self.console_lines,
             "detectorUrl": f"/detector/{quote(det.path.name)}" if det else None,
             "detectorKind": det.kind if det else None, "exportName": det.export if det else None,
+            "commonJS": det.commonjs if det else False,
             "resultUrl": f"/result/{q}",
         }
         row = self.rows[session_id]

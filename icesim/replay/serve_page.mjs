@@ -7,7 +7,7 @@
 //
 // The server writes the settings into <script type="application/json" id="icesim-config">:
 // {sessionId, documentUrl, moduleUrl, clock: "virtual"|"real", maxMs, consoleLines,
-//  detectorUrl|null, detectorKind: "classic"|"module"|null, exportName|null, resultUrl}.
+//  detectorUrl|null, detectorKind: "classic"|"module"|null, exportName|null, commonJS, resultUrl}.
 
 const config = JSON.parse(document.getElementById("icesim-config").textContent);
 const realSetTimeout = window.setTimeout.bind(window);
@@ -26,30 +26,57 @@ function yieldToHost(resume) {
 const nextTask = () => new Promise((resolve) => yieldToHost(resolve));
 const realSleep = (ms) => new Promise((resolve) => realSetTimeout(resolve, ms));
 
-/** What the runner reports for a value (icesim/js/README.md: Set -> array, Map -> object,
- *  Error -> {name, message}); cycles and functions become null. */
-function jsonSafe(value, seen = new Set()) {
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") return null;
-  if (value === null || typeof value !== "object") {
-    return typeof value === "number" && !Number.isFinite(value) ? null : typeof value === "bigint" ? String(value) : value;
+/** What the runner reports for a value, as icesim/js/replay-values.mjs makes it (that module
+ *  needs node:util): Set -> array, Map -> object, Error/DOMException -> {name, message}, Date ->
+ *  ISO text, a top-level function -> "[Function name]", nested ones dropped, cycles marked. */
+function jsonSafe(value, path = [], topLevel = true) {
+  switch (typeof value) {
+    case "undefined": return null;
+    case "boolean": case "string": return value;
+    case "number": return Number.isFinite(value) ? value : null;
+    case "bigint": case "symbol": return value.toString();
+    case "function": return topLevel ? `[Function ${value.name || "anonymous"}]` : undefined;
+    default: break;
   }
-  if (seen.has(value)) return null;
-  seen.add(value);
+  if (value === null) return null;
+  if (path.includes(value)) return "[Circular]";
+  if (path.length >= 32) return "[Too deep]";
+  path.push(value);
+  const inner = (v) => jsonSafe(v, path, false);
+  const kept = (v) => (v === undefined ? null : v);
   try {
-    if (value instanceof Error || value instanceof DOMException) return { name: value.name, message: value.message };
-    if (value instanceof Set || Array.isArray(value)) return [...value].map((v) => jsonSafe(v, seen));
+    const tag = Object.prototype.toString.call(value);
+    if (value instanceof Error || tag === "[object DOMException]") return { name: String(value.name), message: String(value.message) };
+    if (value instanceof Set) return Array.from(value, (v) => kept(inner(v)));
     if (value instanceof Map) {
-      return Object.fromEntries([...value].map(([k, v]) => [String(k), jsonSafe(v, seen)]));
+      const out = {};
+      for (const [k, v] of value) {
+        const converted = inner(v);
+        if (converted !== undefined) out[typeof k === "string" ? k : describeError(k)] = converted;
+      }
+      return out;
     }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v, seen)]));
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+    if (value instanceof Promise) return "[Promise]";
+    if (ArrayBuffer.isView(value)) return value instanceof DataView ? null : Array.from(value, (v) => inner(v));
+    if (Array.isArray(value)) return value.map((v) => kept(inner(v)));
+    if (typeof value.toJSON === "function") return inner(value.toJSON());
+    const out = {};
+    for (const key of Object.keys(value)) {
+      const converted = inner(value[key]);
+      if (converted !== undefined) out[key] = converted;
+    }
+    return out;
+  } catch (error) {
+    return `[Unreadable: ${describeError(error)}]`;
   } finally {
-    seen.delete(value);
+    path.pop();
   }
 }
 
 function describeError(err) {
   if (err && typeof err === "object" && "message" in err) return `${err.name || "Error"}: ${err.message}`;
-  return String(err);
+  return typeof err === "string" ? err : String(err);
 }
 
 /** The page's console, passed through and its first N lines kept (as the runner does). */
@@ -74,10 +101,14 @@ async function loadDetector() {
     return fn;
   }
   // A classic script: its top-level functions become window properties; CommonJS module.exports
-  // works too (module/exports exist only while it loads).
-  const commonjs = { exports: {} };
-  window.module = commonjs;
-  window.exports = commonjs.exports;
+  // works too (module/exports exist while it loads, when its source uses them). The function
+  // is picked as the runner picks it (icesim/js/replay-detector.mjs).
+  const commonjs = config.commonJS ? { exports: {} } : null;
+  if (commonjs) {
+    window.module = commonjs;
+    window.exports = commonjs.exports;
+  }
+  const before = new Set(Object.getOwnPropertyNames(window));
   let scriptError = null;
   const onError = (event) => { scriptError = event.error || new Error(event.message); };
   window.addEventListener("error", onError);
@@ -91,17 +122,34 @@ async function loadDetector() {
     });
   } finally {
     window.removeEventListener("error", onError);
-    delete window.module;
-    delete window.exports;
+    if (commonjs) {
+      delete window.module;
+      delete window.exports;
+    }
   }
   if (scriptError) throw scriptError;
-  const exported = commonjs.exports;
-  const fn = exportName
-    ? (typeof window[exportName] === "function" ? window[exportName] : exported && exported[exportName])
-    : (typeof exported === "function" ? exported : exported && exported.default);
+  const declared = Object.getOwnPropertyNames(window)
+    .filter((name) => !before.has(name) && name !== "module" && name !== "exports")
+    .filter((name) => { try { return typeof window[name] === "function"; } catch { return false; } });
+  const exported = commonjs ? commonjs.exports : undefined;
+  const exportedNames = exported && typeof exported === "object"
+    ? Object.keys(exported).filter((k) => typeof exported[k] === "function") : [];
+  let fn;
+  if (exportName) {
+    fn = exported && typeof exported === "object" && typeof exported[exportName] === "function"
+      ? exported[exportName] : window[exportName];
+  } else if (typeof exported === "function") {
+    fn = exported;
+  } else if (exported && typeof exported.default === "function") {
+    fn = exported.default;
+  } else if (exportedNames.length === 1) {
+    fn = exported[exportedNames[0]];
+  } else if (declared.length === 1) {
+    fn = window[declared[0]];
+  }
   if (typeof fn !== "function") {
     throw new TypeError(exportName ? `the detector defines no function ${exportName}`
-      : "the classic-script detector sets no module.exports function: name its function with --export");
+      : "the detector has no default export (or module.exports function): pass --export NAME");
   }
   return fn;
 }

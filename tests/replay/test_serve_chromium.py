@@ -1,0 +1,76 @@
+"""`icesim replay --serve` with a real browser: headless Chromium inside a network namespace this
+test creates (loopback only; the server runs in it too) loads /run/<id>, the page installs the
+module and runs a shipped detector, and the results it POSTs back equal the Node replay's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detectors_support import (
+    ICE_ERROR_OR_SILENCE, ICE_EXPORT, IP_MISMATCH, SILENCE_MS, dataset_rows, make_dataset, replay_jsonl,
+)
+from serve_support import ServeProcess, chromium_open, close, loopback_namespace, namespace_unavailable, serve_args
+
+REASON = namespace_unavailable()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+PROFILES = ("human-chrome-linux-home-ethernet", "human-firefox-windows-home", "bot-proxy-blocks-udp",
+            "bot-residential-proxy-mismatch", "bot-api-removed", "bot-setup-throws", "bot-stubbed-onicecandidate")
+COMPARED = ("status", "value", "verdict", "reason", "label", "scenario", "profile")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("idt-serve-ds") / "ds", profiles=PROFILES, sessions=28, seed=5)
+
+
+@pytest.fixture(scope="module")
+def one_per_profile(dataset: Path) -> dict[str, str]:
+    """profile -> its first session id."""
+    chosen: dict[str, str] = {}
+    for sid, row in dataset_rows(dataset).items():
+        chosen.setdefault(row["profile"], sid)
+    assert set(chosen) == set(PROFILES)
+    return chosen
+
+
+def _run_pages(dataset: Path, detector: Path, export: str | None, session_ids: list[str], clock: str,
+               workdir: Path) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    with loopback_namespace() as ns:
+        server = ServeProcess(serve_args(dataset, detector, export, port=0), netns=ns)
+        try:
+            for sid in session_ids:
+                browser = chromium_open(ns, f"{server.url}run/{sid}?clock={clock}", workdir)
+                try:
+                    line = server.next_result(timeout=60)
+                finally:
+                    close(browser)
+                results[line["session_id"]] = line
+        finally:
+            server.stop()
+    return results
+
+
+@pytest.mark.parametrize(("detector", "export"), [(ICE_ERROR_OR_SILENCE, ICE_EXPORT), (IP_MISMATCH, None)],
+                         ids=["ice_error_or_silence-classic", "ip_mismatch-module"])
+def test_chromium_pages_conclude_what_the_node_replay_concludes(dataset, one_per_profile, detector, export, tmp_path) -> None:
+    node = replay_jsonl(dataset, detector, export)
+    ids = list(one_per_profile.values())
+    browser = _run_pages(dataset, detector, export, ids, "virtual", tmp_path)
+    assert set(browser) == set(ids)
+    for sid in ids:
+        got, want = browser[sid], node[sid]
+        assert {k: got.get(k) for k in COMPARED} == {k: want.get(k) for k in COMPARED}, sid
+        assert got["settled_ms"] == pytest.approx(want["settled_ms"], abs=2), sid  # both browser time
+        assert got["errors"] == want["errors"] == []
+
+
+def test_real_clock_page_waits_the_detectors_own_two_seconds(dataset, one_per_profile, tmp_path) -> None:
+    sid = one_per_profile["bot-proxy-blocks-udp"]
+    line = _run_pages(dataset, ICE_ERROR_OR_SILENCE, ICE_EXPORT, [sid], "real", tmp_path)[sid]
+    assert (line["status"], line["verdict"], line["value"]["reason"]) == ("resolved", "bot", "ICE_TIMEOUT")
+    assert SILENCE_MS <= line["settled_ms"] < SILENCE_MS + 1000  # real ms since the page script started
