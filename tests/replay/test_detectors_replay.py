@@ -141,10 +141,22 @@ def test_gather_ips_timeout_follows_the_profile(rows, runs) -> None:
 
 
 def test_table_shows_the_matrix_per_scenario(dataset: Path, rows) -> None:
+    """Every (scenario, label) row of the table counts what detector (b) must conclude there."""
     table = icesim("replay", "--sessions", str(dataset), "--detector", str(IP_MISMATCH)).stdout
-    scenarios = {row["scenario"] for row in rows.values()}
-    for scenario in scenarios:
-        assert scenario in table, scenario
-    line = next(x for x in table.splitlines() if "proxy-mismatch" in x)
-    flagged = sum(1 for r in rows.values() if r["scenario"] == "proxy-mismatch")
-    assert str(flagged) in line.split()
+    profiles = profiles_by_name()
+    want: dict[tuple[str, str], Counter] = {}
+    for row in rows.values():
+        bot = expected_ip_mismatch(profiles[row["profile"]]).bot
+        want.setdefault((row["scenario"], row["label"]), Counter()).update(sessions=1, bot=int(bot), human=int(not bot))
+    lines = table.splitlines()
+    header = next(i for i, x in enumerate(lines) if x.split()[:3] == ["scenario", "label", "sessions"])
+    columns = lines[header].split()
+    got = {}
+    for line in lines[header + 2:]:
+        if line.startswith("-"):
+            break
+        cells = dict(zip(columns, line.split()))
+        got[(cells["scenario"], cells["label"])] = Counter(
+            {k: int(cells[k]) for k in ("sessions", "bot", "human") if int(cells[k])})
+    assert got == want
+    assert "TPR" in table and "FPR" in table
