@@ -4,12 +4,13 @@ matrix of its verdicts against the labels (issue 7). Thin: icesim/replay/ does t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -62,6 +63,7 @@ def _check(opts: dict[str, Any]) -> None:
 @click.option("--serve", "serve_path", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE",
               help="Serve these sessions (as --sessions), the module and the detector (optional) to a real browser on 127.0.0.1 instead of running Node: open /run/<session_id>?clock=virtual|real (icesim/replay/serve.py).")
 @click.option("--port", type=int, default=None, metavar="PORT", help="With --serve: the loopback port (default 8765; 0 = any free port, printed on stderr).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (there is one on stderr only when it is a terminal).")
 @click.option("--log-level", type=click.Choice(logs.LEVELS), default="warning", show_default=True)
 def replay_cmd(log_level: str, **opts: Any) -> None:
     """Run a JavaScript detector once per session and print its confusion matrix per scenario.
@@ -117,13 +119,30 @@ def _replay(opts: dict[str, Any]) -> None:
             sys.stdout.write(json.dumps(outcome.line(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
-    asyncio.run(run_documents(documents, job, command, on_result, jobs=opts["jobs"], wall_timeout_s=wall_s))
+    with _progress(len(documents), opts["no_progress"]) as advance:
+        def counted(document: dict[str, Any], result: dict[str, Any]) -> None:
+            on_result(document, result)
+            advance(1)
+
+        asyncio.run(run_documents(documents, job, command, counted, jobs=opts["jobs"], wall_timeout_s=wall_s))
     if jsonl:
         sys.stdout.write(json.dumps(matrix.summary(), ensure_ascii=False) + "\n")
     else:
         click.echo(f"icesim replay: {job.detector.name} on {len(documents)} sessions from {opts['sessions_path']} "
                    f"({job.clock} clock, rejected = {opts['rejected']})\n")
         click.echo(matrix.table())
+
+
+@contextlib.contextmanager
+def _progress(total: int, off: bool) -> Iterator[Callable[[int], None]]:
+    """The dataset's progress bar (sessions/s, ETA) on stderr when it is a terminal."""
+    if off or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from .cli_dataset import _rich_progress
+
+    with _rich_progress(total, 0) as advance:
+        yield advance
 
 
 def _serve(opts: dict[str, Any]) -> None:

@@ -28,7 +28,8 @@ export function icesimClock(global, natives) {
     now() { return this._now; }
     performanceNow() {
       const q = this.quantumMs;
-      return q > 0 ? Math.round(Math.floor(this._now / q) * q * 1000) / 1000 : this._now;
+      // (the epsilon keeps 40.8 / 0.1 = 407.99999999999994 from reading as 40.7)
+      return q > 0 ? Math.round(Math.floor(this._now / q + 1e-7) * q * 1e6) / 1e6 : this._now;
     }
     dateNow() { return Math.floor(this.epochMs + this._now); }
     /** Live timers (page timers and the replay's own). */

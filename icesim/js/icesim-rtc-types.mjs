@@ -27,12 +27,14 @@ export function icesimRtcTypes(global, natives, family, doc) {
     for (const event of (doc && doc.events) || []) {
       if (event.type !== type) continue;
       const dict = pick(event);
-      if (dict) return Object.keys(dict).filter((k) => k !== "type" && k !== "t");
+      if (dict) return Object.keys(dict);
     }
     return fallback;
   }
   const candidateKeys = keysFromDoc("icecandidate", (e) => e.candidate, family.candidateKeys);
-  const errorKeys = keysFromDoc("icecandidateerror", (e) => e, family.errorKeys);
+  // An error event's own keys minus the line's "type" and "t".
+  const errorKeys = keysFromDoc("icecandidateerror",
+    (e) => { const { type, t, ...attributes } = e; return attributes; }, family.errorKeys);
 
   // --- RTCIceCandidate ------------------------------------------------------------------------
   const candidateSlots = new WeakMap();

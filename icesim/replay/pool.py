@@ -31,7 +31,7 @@ NODE_MIN_MAJOR = 18
 NODE_FLAGS = ("--experimental-vm-modules", "--no-warnings")
 # A fresh process loads Node and the detector before its first answer (~50 ms idle, more on a
 # busy machine): that first session gets this much extra wall time.
-STARTUP_GRACE_S = 5.0
+STARTUP_GRACE_S = 3.0
 STDERR_TAIL = 20
 
 

@@ -148,7 +148,8 @@ def _chrome_entry(cand: dict[str, Any], rng: random.Random, family: str, interfa
 
 def _chrome_hidden_tcp(events: list[dict[str, Any]], rng: random.Random, tiebreaker: int | None) -> list[list[Any]]:
     """The never-signalled TCP active candidates of any-address gathering (see the module
-    docstring): one per family that has a signalled UDP host on an any-address socket."""
+    docstring): per transport, one per family that has a signalled UDP host on an any-address
+    socket."""
     hosts = [c for _, c in candidate_events(events)
              if c.get("type") == "host" and c.get("protocol") == "udp" and "network-id" not in _tokens(c["candidate"])]
     t_gathering = next((e["t"] for e in events if e.get("type") == "icegatheringstatechange"
@@ -157,21 +158,23 @@ def _chrome_hidden_tcp(events: list[dict[str, Any]], rng: random.Random, tiebrea
         return []
     due = max((i for i, e in enumerate(events) if e["t"] <= t_gathering + CHROME_TCP_PHASE_MS), default=-1)
     mdns = any(_ip_text(c.get("address")) == "" for c in hosts)
-    ufrag = hosts[0].get("usernameFragment")
-    families = sorted({_host_family(c) for c in hosts})
+    per_transport: dict[str, set[int]] = {}
+    for c in hosts:
+        per_transport.setdefault(c.get("sdpMid") or "0", set()).add(_host_family(c))
     out = []
-    for fam in families:
-        bind = "0.0.0.0" if fam == 4 else "::"
-        # api/candidate.cc GetPriority: (90 << 24) | ((0 << 8 | precedence) << 8) | 255.
-        local = address_precedence(ipaddress.ip_address(bind))
-        members = {
-            "address": "" if mdns else bind, "candidateType": "host",
-            "foundation": str(zlib.crc32(f"host{bind}tcp{tiebreaker or 0}".encode())), "ip": "" if mdns else bind,
-            "isRemote": False, "networkType": "unknown", "port": 9,
-            "priority": (TYPE_PREF_HOST_TCP << 24) | (local << 8) | 255, "protocol": "tcp", "tcpType": "active",
-            "transportId": f"T{hosts[0].get('sdpMid') or '0'}1", "usernameFragment": ufrag,
-        }
-        out.append([due, {"id": chrome_id(rng), "type": "local-candidate", **members}])
+    for mid, families in per_transport.items():
+        for fam in sorted(families):
+            bind = "0.0.0.0" if fam == 4 else "::"
+            # api/candidate.cc GetPriority: (90 << 24) | ((0 << 8 | precedence) << 8) | 255.
+            local = address_precedence(ipaddress.ip_address(bind))
+            members = {
+                "address": "" if mdns else bind, "candidateType": "host",
+                "foundation": str(zlib.crc32(f"host{bind}tcp{tiebreaker or 0}".encode())), "ip": "" if mdns else bind,
+                "isRemote": False, "networkType": "unknown", "port": 9,
+                "priority": (TYPE_PREF_HOST_TCP << 24) | (local << 8) | 255, "protocol": "tcp", "tcpType": "active",
+                "transportId": f"T{mid}1", "usernameFragment": hosts[0].get("usernameFragment"),
+            }
+            out.append([due, {"id": chrome_id(rng), "type": "local-candidate", **members}])
     return out
 
 
