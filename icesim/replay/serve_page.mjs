@@ -250,7 +250,7 @@ function driveInBackground(clock) {
   return async () => { driving = false; await finished; };
 }
 
-async function main() {
+async function main(installed) {
   const consoleLines = captureConsole(config.consoleLines);
   const env = await setUp();
   const stopDriving = env.clock && !config.detectorUrl ? driveInBackground(env.clock) : async () => {};
@@ -263,6 +263,7 @@ async function main() {
       return line;
     },
   };
+  installed(window.icesim);
   if (!config.detectorUrl) return null;
   let fn;
   try {
@@ -278,10 +279,14 @@ async function main() {
   return window.icesim.run(fn);
 }
 
-const ready = main();
-window.icesimReady = ready.then(() => window.icesim);
+// icesimReady: the module is installed (window.icesim); icesimResult: the detector's result line
+// as the server printed it (null without --detector).
+let installed;
+window.icesimReady = new Promise((resolve) => { installed = resolve; });
+const ready = main(installed);
 window.icesimResult = ready;
 ready.catch((err) => {
+  installed(Promise.reject(err));
   const out = document.getElementById("icesim-verdict");
   out.textContent = `icesim page failed: ${describeError(err)}`;
   out.dataset.status = "error";

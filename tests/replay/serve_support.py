@@ -8,6 +8,7 @@ A browser never runs in the machine's own namespace (HELPERS.md, shared/captures
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -134,3 +135,94 @@ def serve_args(ds: Path, detector: Path | None = None, export: str | None = None
     if export is not None:
         args += ["--export", export]
     return args
+
+
+def _above(fd: int, floor: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return high
+
+
+class PipeChromium:
+    """Headless Chromium inside `netns`, driven over --remote-debugging-pipe (the DevTools
+    protocol as NUL-terminated JSON on its fds 3 and 4, Puppeteer's pipe transport): enough to
+    open a page, wait for its load and evaluate like Playwright's page.evaluate."""
+
+    def __init__(self, netns: str, workdir: Path) -> None:
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        # Chromium's ends above 3 and 4, so `3<&R 4>&W` never overwrites one with the other (bash: dash
+        # takes single-digit fds only).
+        to_chrome_r, from_chrome_w = (_above(fd, 100) for fd in (to_chrome_r, from_chrome_w))
+        profile = tempfile.mkdtemp(prefix="idt-chromium-", dir=workdir)
+        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+               "--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}",
+               "--remote-debugging-pipe", "about:blank"]
+        wire = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
+        with open(Path(profile) / "chromium.log", "wb") as log:  # kept with the test's tmp dir
+            self.proc = subprocess.Popen(["ip", "netns", "exec", netns, "bash", "-c", wire, "bash", *cmd],
+                                         pass_fds=(to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL, stderr=log)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._ids = itertools.count(1)
+        self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):  # the pipe closed under it
+            self._pump()
+
+    def _pump(self) -> None:
+        buffer = b""
+        while chunk := os.read(self._from_chrome, 1 << 16):
+            buffer += chunk
+            *messages, buffer = buffer.split(b"\0")
+            for raw in messages:
+                message = json.loads(raw)
+                if "id" in message:
+                    with self._lock:
+                        box = self._replies.pop(message["id"], None)
+                    if box is not None:
+                        box.put(message)
+                else:
+                    self._events.put(message)
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
+             timeout: float = 60) -> dict[str, Any]:
+        mid = next(self._ids)
+        box: queue.Queue[dict[str, Any]] = queue.Queue()
+        with self._lock:
+            self._replies[mid] = box
+        message = {"id": mid, "method": method, "params": params or {}, **({"sessionId": session} if session else {})}
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        reply = box.get(timeout=timeout)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def open(self, url: str, timeout: float = 60) -> str:
+        """A new tab on `url`, after its load event: its session id."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.send("Page.enable", session=session)
+        self.send("Page.navigate", {"url": url}, session)
+        while True:
+            event = self._events.get(timeout=timeout)
+            if event.get("method") == "Page.loadEventFired" and event.get("sessionId") == session:
+                return session
+
+    def evaluate(self, session: str, expression: str, timeout: float = 60) -> Any:
+        """The expression's value, awaited when a promise (page.evaluate)."""
+        result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                "returnByValue": True}, session, timeout)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"page threw: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        close(self.proc)  # type: ignore[arg-type]
+        for fd in (self._to_chrome, self._from_chrome):
+            with contextlib.suppress(OSError):
+                os.close(fd)

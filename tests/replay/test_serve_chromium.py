@@ -12,7 +12,9 @@ import pytest
 from detectors_support import (
     ICE_ERROR_OR_SILENCE, ICE_EXPORT, IP_MISMATCH, SILENCE_MS, dataset_rows, make_dataset, replay_jsonl,
 )
-from serve_support import ServeProcess, chromium_open, close, loopback_namespace, namespace_unavailable, serve_args
+from serve_support import (
+    PipeChromium, ServeProcess, chromium_open, close, loopback_namespace, namespace_unavailable, serve_args,
+)
 
 REASON = namespace_unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -74,3 +76,48 @@ def test_real_clock_page_waits_the_detectors_own_two_seconds(dataset, one_per_pr
     line = _run_pages(dataset, ICE_ERROR_OR_SILENCE, ICE_EXPORT, [sid], "real", tmp_path)[sid]
     assert (line["status"], line["verdict"], line["value"]["reason"]) == ("resolved", "bot", "ICE_TIMEOUT")
     assert SILENCE_MS <= line["settled_ms"] < SILENCE_MS + 1000  # real ms since the page script started
+
+
+def test_page_evaluate_of_icesim_result_is_the_printed_line(dataset, one_per_profile, tmp_path) -> None:
+    """Playwright/Puppeteer: `await page.evaluate(() => window.icesimResult)` after goto."""
+    node = replay_jsonl(dataset, IP_MISMATCH)
+    with loopback_namespace() as ns:
+        server = ServeProcess(serve_args(dataset, IP_MISMATCH, port=0), netns=ns)
+        browser = PipeChromium(ns, tmp_path)
+        try:
+            for sid in one_per_profile.values():
+                tab = browser.open(f"{server.url}run/{sid}?clock=virtual")
+                line = browser.evaluate(tab, "window.icesimResult")
+                assert line == server.next_result(timeout=30)
+                assert {k: line.get(k) for k in COMPARED} == {k: node[sid].get(k) for k in COMPARED}, sid
+        finally:
+            browser.close()
+            server.stop()
+
+
+def test_a_teams_own_script_runs_on_a_page_served_without_a_detector(dataset, one_per_profile, tmp_path) -> None:
+    """No --detector: the page installs the module; the team injects its script and runs it
+    through window.icesim.run(fn), or calls it freely (the virtual clock keeps firing)."""
+    node = replay_jsonl(dataset, ICE_ERROR_OR_SILENCE, ICE_EXPORT)
+    source = ICE_ERROR_OR_SILENCE.read_text()
+    with loopback_namespace() as ns:
+        server = ServeProcess(serve_args(dataset, port=0), netns=ns)
+        browser = PipeChromium(ns, tmp_path)
+        try:
+            for sid in one_per_profile.values():
+                tab = browser.open(f"{server.url}run/{sid}")
+                assert browser.evaluate(tab, "window.icesimReady.then(() => typeof RTCPeerConnection)") in (
+                    "function", "undefined")  # undefined: the profile removed the API
+                browser.evaluate(tab, source)  # page.addScriptTag({content})
+                line = browser.evaluate(tab, f"icesim.run(window.{ICE_EXPORT})")
+                assert line == server.next_result(timeout=30)
+                assert {k: line.get(k) for k in COMPARED} == {k: node[sid].get(k) for k in COMPARED}, sid
+            sid = one_per_profile["bot-proxy-blocks-udp"]
+            tab = browser.open(f"{server.url}run/{sid}")
+            browser.evaluate(tab, "window.icesimReady.then(() => null)")
+            browser.evaluate(tab, source)
+            assert browser.evaluate(tab, f"{ICE_EXPORT}()") == node[sid]["value"] == {"isBot": True, "reason": "ICE_TIMEOUT"}
+            assert browser.evaluate(tab, "performance.now()") >= SILENCE_MS  # browser time, on the virtual clock
+        finally:
+            browser.close()
+            server.stop()
