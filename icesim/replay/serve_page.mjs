@@ -263,7 +263,7 @@ async function main(installed) {
       return line;
     },
   };
-  installed(window.icesim);
+  installed(true);
   if (!config.detectorUrl) return null;
   let fn;
   try {
@@ -279,8 +279,9 @@ async function main(installed) {
   return window.icesim.run(fn);
 }
 
-// icesimReady: the module is installed (window.icesim); icesimResult: the detector's result line
-// as the server printed it (null without --detector).
+// icesimReady: true once the module is installed (then window.icesim is there); icesimResult: the
+// detector's result line as the server printed it (null without --detector). Both are promises
+// that page.evaluate awaits.
 let installed;
 window.icesimReady = new Promise((resolve) => { installed = resolve; });
 const ready = main(installed);
