@@ -148,7 +148,7 @@ class PipeChromium:
     protocol as NUL-terminated JSON on its fds 3 and 4, Puppeteer's pipe transport): enough to
     open a page, wait for its load and evaluate like Playwright's page.evaluate."""
 
-    def __init__(self, netns: str, workdir: Path) -> None:
+    def __init__(self, netns: str, workdir: Path, extra: list[str] | None = None) -> None:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
         # Chromium's ends above 3 and 4, so `3<&R 4>&W` never overwrites one with the other (bash: dash
@@ -157,7 +157,7 @@ class PipeChromium:
         profile = tempfile.mkdtemp(prefix="idt-chromium-", dir=workdir)
         cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                "--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}",
-               "--remote-debugging-pipe", "about:blank"]
+               "--remote-debugging-pipe", *(extra or []), "about:blank"]
         wire = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
         with open(Path(profile) / "chromium.log", "wb") as log:  # kept with the test's tmp dir
             self.proc = subprocess.Popen(["ip", "netns", "exec", netns, "bash", "-c", wire, "bash", *cmd],
