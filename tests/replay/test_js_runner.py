@@ -141,8 +141,8 @@ def test_values_are_made_json_safe(tmp_path):
         "error": {"name": "InvalidStateError", "message": "gone"},
         "cyclic": {"name": "loop", "self": "[Circular]"}, "big": "12345678901234567890",
         "nan": None, "date": "1970-01-01T00:00:00.000Z", "nested": [None, None],
-        "candidate": {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMid": "0",
-                      "sdpMLineIndex": None, "usernameFragment": None},
+        # Chromium's toJSON of a page-made candidate: no null sdpMLineIndex, "" ufrag (capture).
+        "candidate": {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMid": "0", "usernameFragment": ""},
     }
 
 
