@@ -47,11 +47,17 @@ LAB_TOOLS := ip:iproute2 nft:nftables unshare:util-linux nsenter:util-linux setp
 deps-lab:
 	$(call apt_install,the network lab,$(LAB_TOOLS))
 
-test: install deps-system deps-browsers
+test: install deps-system deps-browsers deps-node
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 
 bench: install
 	icesim bench
+	node --experimental-vm-modules --no-warnings icesim/js/replay-bench.mjs
+
+# The replay runner (icesim/js/replay-runner.mjs) runs detectors in Node.js.
+.PHONY: deps-node
+deps-node:
+	$(call apt_install,the replay runner,node:nodejs)
 
 # The conformance suite's oracles (tests/conformance): headless Chromium and Firefox ESR; its
 # namespaces need deps-lab's iproute2 and nftables.

@@ -235,7 +235,9 @@ async function main() {
   }
   if (process.env.ICESIM_RUNNER_STATS) {
     const ms = performance.now() - started;
-    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} sessions/s)\n`);
+    const rssMb = process.memoryUsage().rss / 1048576;
+    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} `
+      + `sessions/s, ${rssMb.toFixed(0)} MB RSS)\n`);
   }
 }
 
