@@ -192,15 +192,18 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
       return { id: ids.channels[i], type: "data-channel", bytesReceived: 0, bytesSent: 0, label: channel.label,
         messagesReceived: 0, messagesSent: 0, protocol: channel.protocol, state: channel.readyState };
     });
-    const candidates = statsEntries.filter(([index]) => slot.sldResolved && Number(index) <= slot.eventIndex)
-      .map(([, entry]) => entry);
+    // The document's entries due so far; its peer-connection entry is there from the start.
+    const due = statsEntries.filter(([index, entry]) => entry.type === "peer-connection"
+      || (slot.sldResolved && Number(index) <= slot.eventIndex)).map(([, entry]) => entry);
+    const duePc = due.filter((entry) => entry.type === "peer-connection");
+    const candidates = due.filter((entry) => entry.type !== "peer-connection");
     const transport = !slot.sldResolved || docStatTypes.has("transport") ? [] : [firefox
       ? { id: ids.transport, type: "transport", dtlsState: "new", iceLocalUsernameFragment: ufrag,
         iceRole: "controlling", iceState: "checking" }
       : { id: ids.transport, type: "transport", bytesReceived: 0, bytesSent: 0, dtlsRole: "unknown",
         dtlsState: "new", iceLocalUsernameFragment: ufrag, iceRole: "controlling", iceState: "new",
         packetsReceived: 0, packetsSent: 0, selectedCandidatePairChanges: 0 }];
-    let all = pc.concat(channels, candidates, transport);
+    let all = pc.concat(duePc, channels, candidates, transport);
     // Chromium: after close() the report holds the peer-connection entry only (capture).
     if (slot.closed && family.statsAfterClose === "peer-connection") all = all.filter((e) => e.type === "peer-connection");
     // Chromium's report is a map sorted by id; Gecko lists pc, channels, candidates, transport.

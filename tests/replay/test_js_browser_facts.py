@@ -150,3 +150,34 @@ def test_negotiationneeded_per_browser_when_the_page_is_slow(tmp_path):
     # Chromium: just before createOffer resolves; Gecko: in a task after, the page being idle.
     assert chrome["value"] == ["negotiationneeded@12.6", "offer@12.6"]
     assert firefox["value"] == ["offer@40", "negotiationneeded@40"]
+
+
+STATS_TYPES = r"""
+function statsTypes(callback) {
+  const pc = new RTCPeerConnection();
+  const before = pc.getStats();
+  pc.createDataChannel("");
+  pc.createOffer().then((o) => pc.setLocalDescription(o));
+  setTimeout(async () => {
+    const ids = (report) => [...report.values()].map((e) => e.type + ":" + e.id);
+    callback({ before: ids(await before), after: ids(await pc.getStats()) });
+  }, 1000);
+}
+"""
+
+
+def test_document_stats_entries_replace_the_module_ones(tmp_path):
+    # The Python side may send peer-connection/transport entries (Gecko order: pc first,
+    # transport last); the module then adds only the page's data channel, after the pc entry.
+    doc = fixture_doc("firefox_stun")
+    doc["stats"] = ([[-1, {"id": "{pc}", "type": "peer-connection", "dataChannelsClosed": 0, "dataChannelsOpened": 0}]]
+                    + doc["stats"]
+                    + [[-1, {"id": "t1", "type": "transport", "dtlsState": "new", "iceLocalUsernameFragment": "x",
+                             "iceRole": "controlling", "iceState": "checking"}]])
+    (result,) = replay(write_detector(tmp_path, STATS_TYPES), [doc])
+    value = result["value"]
+    assert value["before"] == ["peer-connection:{pc}"]
+    after = value["after"]
+    assert after[0] == "peer-connection:{pc}" and after[1].startswith("data-channel:") and after[-1] == "transport:t1"
+    assert [a for a in after if a.startswith("local-candidate")] == [f"local-candidate:{e['id']}" for _, e in doc["stats"][1:-1]]
+    assert len(after) == len(doc["stats"]) + 1
