@@ -151,7 +151,11 @@ function talk(callback, page) {
   console.log("Found IP:", "10.0.0.1");
   console.warn("Potential Bot Detected:", { isBot: true });
   for (let i = 0; i < 10; i++) console.log("line", i);
-  callback(navigator.userAgent === page.userAgent && window === globalThis && self === window);
+  let pinged = 0;
+  window.addEventListener("ping", () => pinged++);
+  window.dispatchEvent(new Event("ping"));
+  callback(navigator.userAgent === page.userAgent && window === globalThis && self === window && pinged === 1
+           && window instanceof EventTarget && Object.prototype.toString.call(window) === "[object Window]");
 }
 """
 
