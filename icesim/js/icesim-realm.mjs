@@ -69,10 +69,14 @@ export function icesimNatives(global, family) {
       markNative(desc.get);
       markNative(desc.set);
       descriptors.set(key, desc);
-      delete proto[key];
     }
     const names = [...descriptors.keys()].filter((k) => typeof k === "string" && k !== "constructor");
     const kept = order ? order.filter((k) => descriptors.has(k)) : names;
+    // Members already in the browser's order stay in place (cheaper); else all are re-added.
+    const inPlace = kept.length === names.length && kept.every((k, i) => k === names[i]);
+    for (const key of descriptors.keys()) {
+      if (!inPlace || key === "constructor" || typeof key === "symbol") delete proto[key];
+    }
     for (const key of kept) {
       const desc = descriptors.get(key);
       if (!("value" in desc) || typeof desc.value === "function") desc.enumerable = true;

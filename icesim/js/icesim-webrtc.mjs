@@ -14,6 +14,7 @@ import { icesimFamily } from "./icesim-family.mjs";
 import { icesimRtcTypes } from "./icesim-rtc-types.mjs";
 import { icesimPeerConnection } from "./icesim-peer.mjs";
 import { icesimConfiguration } from "./icesim-config.mjs";
+import { icesimStubInterfaces } from "./icesim-stubs.mjs";
 
 /**
  * Build the icesim kit of one realm: { natives, VirtualClock, installIcesim(doc, options), family }.
@@ -44,6 +45,7 @@ export function icesimRealm(global, familyName) {
     };
     for (const name of Object.keys(exposed)) natives.defineGlobal(name, exposed[name]);
     if (family.webkitAlias) natives.defineGlobal("webkitRTCPeerConnection", peer.RTCPeerConnection);
+    if (typeof global.RTCRtpSender !== "function") icesimStubInterfaces(global, natives, family.name);
 
     if (doc.webrtc === "missing_api") {
       // What a naive bot does: `window.RTCPeerConnection = undefined` (the name still exists).
@@ -66,8 +68,8 @@ export function icesimRealm(global, familyName) {
 
 /** Source text of a function `(global, familyName) => kit` to evaluate inside another realm. */
 export function icesimRealmSource() {
-  const parts = [icesimNatives, icesimClock, icesimFamily, icesimRtcTypes, icesimConfiguration, icesimPeerConnection,
-    icesimRealm];
+  const parts = [icesimNatives, icesimClock, icesimFamily, icesimRtcTypes, icesimConfiguration, icesimStubInterfaces,
+    icesimPeerConnection, icesimRealm];
   return "(function (global, familyName) {\n\"use strict\";\n"
     + parts.map((fn) => Function.prototype.toString.call(fn)).join("\n")
     + "\nreturn icesimRealm(global, familyName);\n})";

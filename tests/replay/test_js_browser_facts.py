@@ -26,6 +26,11 @@ function facts(callback) {
   out.setterText = Function.prototype.toString.call(
     Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, "onicecandidate").set);
   out.statics = Object.keys(RTCPeerConnection);
+  out.others = ["RTCRtpSender", "RTCRtpReceiver", "RTCRtpTransceiver", "RTCDtlsTransport", "RTCIceTransport",
+                "RTCSctpTransport", "RTCCertificate", "RTCDataChannelEvent", "RTCTrackEvent", "RTCError",
+                "RTCErrorEvent"].map((n) => typeof window[n] + ":" + window[n].length);
+  out.senderMembers = Object.getOwnPropertyNames(RTCRtpSender.prototype);
+  attempt("newSender", () => new RTCRtpSender());
   out.webkit = typeof webkitRTCPeerConnection === "function" && webkitRTCPeerConnection === RTCPeerConnection;
   out.lengths = [RTCSessionDescription.length, RTCPeerConnection.prototype.setRemoteDescription.length,
                  RTCStatsReport.prototype.forEach.length];
@@ -77,6 +82,12 @@ def test_interface_objects(facts):
     assert chrome["statics"] == ["generateCertificate", "cancelDiagnosticLogging", "startDiagnosticLogging",
                                  "stopDiagnosticLogging"]
     assert firefox["statics"] == ["generateCertificate"]
+    lengths = [0, 0, 0, 0, 0, 0, 0, 2, 2, 1, 2]
+    for value in facts:
+        assert value["others"] == [f"function:{n}" for n in lengths]
+        assert value["newSender"] == ["TypeError", "Illegal constructor"]
+    assert chrome["senderMembers"][:4] == ["track", "transport", "rtcpTransport", "dtmf"]
+    assert firefox["senderMembers"][:2] == ["setParameters", "getParameters"]
     assert chrome["webkit"] is True and firefox["webkit"] is False
     assert chrome["lengths"] == [0, 1, 1] and firefox["lengths"] == [1, 1, 1]
 
