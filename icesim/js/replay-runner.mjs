@@ -217,6 +217,7 @@ async function main() {
   let job = null;
   let detector = null;
   let sessions = 0;
+  let slowest = 0;
   const started = performance.now();
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -235,7 +236,11 @@ async function main() {
       result = { session_id: null, status: "threw", value: { name: "SyntaxError", message: `replay document: ${error.message}` },
         settled_ms: null, errors: [], console: [] };
     }
-    if (!result) result = await runSession(job, detector, doc);
+    if (!result) {
+      const sessionStart = performance.now();
+      result = await runSession(job, detector, doc);
+      slowest = Math.max(slowest, performance.now() - sessionStart);
+    }
     process.stdout.write(JSON.stringify(result) + "\n");
     sessions += 1;
   }
@@ -243,7 +248,7 @@ async function main() {
     const ms = performance.now() - started;
     const rssMb = process.memoryUsage().rss / 1048576;
     process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} `
-      + `sessions/s, ${rssMb.toFixed(0)} MB RSS)\n`);
+      + `sessions/s, slowest ${slowest.toFixed(1)} ms, ${rssMb.toFixed(0)} MB RSS)\n`);
   }
 }
 
