@@ -14,6 +14,21 @@ import { Detector, DetectorError } from "./replay-detector.mjs";
 import { describeError, toJSONSafe } from "./replay-values.mjs";
 
 const MAX_ERRORS = 50;
+
+// Stack traces as a page sees them: a browser shows no frame of its own WebRTC, timers or event
+// dispatch, so frames of icesim's module, this runner and Node are left out of every stack made
+// in a page (`new Error().stack` in a handler, a thrown TypeError). Node consults the main
+// realm's Error.prepareStackTrace for errors of every context, so pages cannot see this hook.
+const HOST_FRAME = /(^|\/)(icesim-[\w-]+\.mjs|replay-[\w-]+\.mjs)$|^node:/;
+const hostDefaultStack = (error, trace) => {
+  let header;
+  try { header = Error.prototype.toString.call(error); } catch { header = "Error"; }
+  return header + trace.map((frame) => `\n    at ${frame}`).join("");
+};
+Error.prepareStackTrace = (error, trace) => {
+  if (error instanceof Error) return hostDefaultStack(error, trace); // the runner's own errors
+  return hostDefaultStack(error, trace.filter((frame) => !HOST_FRAME.test(frame.getFileName() || "")));
+};
 const realmScript = new vm.Script(icesimRealmSource(), { filename: "icesim-webrtc.mjs" });
 
 // The page's own globals, built inside its realm so that they are the page's objects.
@@ -65,7 +80,7 @@ const pageScript = new vm.Script(`(function installPage(host) {
     callback: function callback(value) { host.settle("callback", value); },
     page: g.icesimPage,
   };
-})`, { filename: "icesim-page.js" });
+})`, { filename: "icesim-page.mjs" });
 
 const SHARED = {
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,

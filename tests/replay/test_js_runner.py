@@ -237,3 +237,32 @@ def test_the_benchmark_runs_and_prints_its_figures():
     assert first.startswith("40 s session: settled at 39895.8 ms of browser time in ")
     assert second.startswith("throughput: 20 sessions in ")
     print("\n" + proc.stdout)
+
+
+STACKS = r"""
+function stacks(callback) {
+  const out = {};
+  const pc = new RTCPeerConnection();
+  pc.onicecandidate = function onCandidate() { if (!out.handler) out.handler = new Error("in handler").stack; };
+  setTimeout(function later() { out.timer = new Error("in timer").stack; }, 5);
+  try { RTCPeerConnection.prototype.createOffer.call({}); } catch (e) { out.illegal = e.stack; }
+  try { new RTCPeerConnection(5); } catch (e) { out.config = e.stack; }
+  pc.createDataChannel("");
+  pc.createOffer().then((o) => pc.setLocalDescription(o));
+  setTimeout(() => callback(out), 1000);
+}
+"""
+
+
+def test_stacks_show_only_the_page_frames(tmp_path):
+    detector = write_detector(tmp_path, STACKS)
+    (result,) = replay(detector, [fixture_doc("chrome_stun")])
+    value = result["value"]
+    # As in a browser: no frame of the WebRTC implementation, the timers or the event dispatch.
+    assert value == {
+        "illegal": f"TypeError: Illegal invocation\n    at stacks ({detector}:7:49)",
+        "config": "TypeError: Failed to construct 'RTCPeerConnection': The provided value is not of type "
+                  f"'RTCConfiguration'.\n    at stacks ({detector}:8:9)",
+        "handler": f"Error: in handler\n    at RTCPeerConnection.onCandidate ({detector}:5:80)",
+        "timer": f"Error: in timer\n    at later ({detector}:6:45)",
+    }
