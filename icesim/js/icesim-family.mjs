@@ -148,6 +148,10 @@ export function icesimFamily(name) {
     },
   });
   // guess: WebKit shares Chromium's libwebrtc, not its bindings; until captured, Chromium's table.
-  const safari = Object.assign({}, chrome, { name: "safari" });
+  const safari = Object.assign({}, chrome, {
+    name: "safari",
+    webkitAlias: false, // guess: WebKit dropped the prefixed constructor
+    pcStatics: ["generateCertificate"], // guess: the diagnostic-logging statics are Chromium's
+  });
   return { chrome, firefox, safari }[name] || chrome;
 }

@@ -74,7 +74,13 @@ const pageScript = new vm.Script(`(function installPage(host) {
   } }.queueMicrotask));
   def("reportError", N.markNative({ reportError(error) { host.report(error); } }.reportError));
   def("onerror", null);
-  for (const name of Object.keys(host.shared)) def(name, host.shared[name], false);
+  // Node's own URL, TextEncoder & co.: they print as native code to the page's toString.
+  for (const name of Object.keys(host.shared)) def(name, N.markNative(host.shared[name], name), false);
+  const crypto = {};
+  for (const name of ["getRandomValues", "randomUUID"]) {
+    crypto[name] = N.markNative({ [name](...args) { return host.crypto[name](...args); } }[name]);
+  }
+  def("crypto", crypto, false);
   def("icesimPage", Object.assign({}, host.page), false);
   return {
     callback: function callback(value) { host.settle("callback", value); },
@@ -84,8 +90,8 @@ const pageScript = new vm.Script(`(function installPage(host) {
 
 const SHARED = {
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
-  crypto: { getRandomValues: (a) => webcrypto.getRandomValues(a), randomUUID: () => webcrypto.randomUUID() },
 };
+const CRYPTO = { getRandomValues: (a) => webcrypto.getRandomValues(a), randomUUID: () => webcrypto.randomUUID() };
 
 function platformOf(userAgent) {
   if (/Windows/.test(userAgent)) return "Win32";
@@ -147,6 +153,7 @@ async function runSession(job, detector, doc) {
     vendor: family === "chrome" ? "Google Inc." : family === "safari" ? "Apple Computer, Inc." : "",
     page: { sessionId: result.session_id, webAddress: doc.web_address ?? null, userAgent: doc.user_agent ?? null },
     shared: SHARED,
+    crypto: CRYPTO,
     report,
     settle,
     log(level, args) {
@@ -221,7 +228,7 @@ async function checkExport(job, detector) {
   const clock = new kit.VirtualClock({ onError: () => {} });
   clock.install(global);
   pageScript.runInContext(context)({ natives: kit.natives, userAgent: "", platform: "", vendor: "",
-    page: {}, shared: SHARED, report() {}, settle() {}, log() {} });
+    page: {}, shared: SHARED, crypto: CRYPTO, report() {}, settle() {}, log() {} });
   kit.installIcesim(probeDoc, { clock });
   const loaded = await detector.load(context, global, (p) => Promise.race([p, sleep(0)]));
   if (!loaded.fn && !loaded.thrown) throw new DetectorError(detector.missingExportMessage(loaded.functions));
