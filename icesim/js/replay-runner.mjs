@@ -14,6 +14,21 @@ import { Detector, DetectorError } from "./replay-detector.mjs";
 import { describeError, toJSONSafe } from "./replay-values.mjs";
 
 const MAX_ERRORS = 50;
+
+// Stack traces as a page sees them: a browser shows no frame of its own WebRTC, timers or event
+// dispatch, so frames of icesim's module, this runner and Node are left out of every stack made
+// in a page (`new Error().stack` in a handler, a thrown TypeError). Node consults the main
+// realm's Error.prepareStackTrace for errors of every context, so pages cannot see this hook.
+const HOST_FRAME = /(^|\/)(icesim-[\w-]+\.mjs|replay-[\w-]+\.mjs)$|^node:/;
+const hostDefaultStack = (error, trace) => {
+  let header;
+  try { header = Error.prototype.toString.call(error); } catch { header = "Error"; }
+  return header + trace.map((frame) => `\n    at ${frame}`).join("");
+};
+Error.prepareStackTrace = (error, trace) => {
+  if (error instanceof Error) return hostDefaultStack(error, trace); // the runner's own errors
+  return hostDefaultStack(error, trace.filter((frame) => !HOST_FRAME.test(frame.getFileName() || "")));
+};
 const realmScript = new vm.Script(icesimRealmSource(), { filename: "icesim-webrtc.mjs" });
 
 // The page's own globals, built inside its realm so that they are the page's objects.
@@ -24,6 +39,12 @@ const pageScript = new vm.Script(`(function installPage(host) {
   const def = (name, value, enumerable) => Object.defineProperty(g, name,
     { value, writable: true, enumerable: enumerable !== false, configurable: true });
   for (const name of ["window", "self", "frames", "parent", "top"]) def(name, g);
+  // window is an EventTarget ([object Window]): addEventListener & co. work on it.
+  class Window extends N.EventTarget { constructor() { throw new TypeError("Illegal constructor"); } }
+  N.finishInterface(Window, "Window", 0);
+  N.defineGlobal("Window", Window);
+  N.adoptEventTarget(g);
+  Object.setPrototypeOf(g, Window.prototype);
   class Navigator {
     constructor() { throw new TypeError("Illegal constructor"); }
     get userAgent() { return host.userAgent; }
@@ -53,18 +74,24 @@ const pageScript = new vm.Script(`(function installPage(host) {
   } }.queueMicrotask));
   def("reportError", N.markNative({ reportError(error) { host.report(error); } }.reportError));
   def("onerror", null);
-  for (const name of Object.keys(host.shared)) def(name, host.shared[name], false);
+  // Node's own URL, TextEncoder & co.: they print as native code to the page's toString.
+  for (const name of Object.keys(host.shared)) def(name, N.markNative(host.shared[name], name), false);
+  const crypto = {};
+  for (const name of ["getRandomValues", "randomUUID"]) {
+    crypto[name] = N.markNative({ [name](...args) { return host.crypto[name](...args); } }[name]);
+  }
+  def("crypto", crypto, false);
   def("icesimPage", Object.assign({}, host.page), false);
   return {
     callback: function callback(value) { host.settle("callback", value); },
     page: g.icesimPage,
   };
-})`, { filename: "icesim-page.js" });
+})`, { filename: "icesim-page.mjs" });
 
 const SHARED = {
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
-  crypto: { getRandomValues: (a) => webcrypto.getRandomValues(a), randomUUID: () => webcrypto.randomUUID() },
 };
+const CRYPTO = { getRandomValues: (a) => webcrypto.getRandomValues(a), randomUUID: () => webcrypto.randomUUID() };
 
 function platformOf(userAgent) {
   if (/Windows/.test(userAgent)) return "Win32";
@@ -126,6 +153,7 @@ async function runSession(job, detector, doc) {
     vendor: family === "chrome" ? "Google Inc." : family === "safari" ? "Apple Computer, Inc." : "",
     page: { sessionId: result.session_id, webAddress: doc.web_address ?? null, userAgent: doc.user_agent ?? null },
     shared: SHARED,
+    crypto: CRYPTO,
     report,
     settle,
     log(level, args) {
@@ -200,7 +228,7 @@ async function checkExport(job, detector) {
   const clock = new kit.VirtualClock({ onError: () => {} });
   clock.install(global);
   pageScript.runInContext(context)({ natives: kit.natives, userAgent: "", platform: "", vendor: "",
-    page: {}, shared: SHARED, report() {}, settle() {}, log() {} });
+    page: {}, shared: SHARED, crypto: CRYPTO, report() {}, settle() {}, log() {} });
   kit.installIcesim(probeDoc, { clock });
   const loaded = await detector.load(context, global, (p) => Promise.race([p, sleep(0)]));
   if (!loaded.fn && !loaded.thrown) throw new DetectorError(detector.missingExportMessage(loaded.functions));
@@ -211,6 +239,7 @@ async function main() {
   let job = null;
   let detector = null;
   let sessions = 0;
+  let slowest = 0;
   const started = performance.now();
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -229,13 +258,19 @@ async function main() {
       result = { session_id: null, status: "threw", value: { name: "SyntaxError", message: `replay document: ${error.message}` },
         settled_ms: null, errors: [], console: [] };
     }
-    if (!result) result = await runSession(job, detector, doc);
+    if (!result) {
+      const sessionStart = performance.now();
+      result = await runSession(job, detector, doc);
+      slowest = Math.max(slowest, performance.now() - sessionStart);
+    }
     process.stdout.write(JSON.stringify(result) + "\n");
     sessions += 1;
   }
   if (process.env.ICESIM_RUNNER_STATS) {
     const ms = performance.now() - started;
-    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} sessions/s)\n`);
+    const rssMb = process.memoryUsage().rss / 1048576;
+    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} `
+      + `sessions/s, slowest ${slowest.toFixed(1)} ms, ${rssMb.toFixed(0)} MB RSS)\n`);
   }
 }
 
