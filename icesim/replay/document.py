@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import structlog
 from ..config import ConfigError
 from ..dialects import ChromeDialect, Dialect, GatherIdentity, get_dialect
 from ..events import CANDIDATE_FIELDS, IceCandidate
-from .stats import local_candidate_stats
+from .stats import session_stats
 from .timing import offer_timing
 
 log = structlog.get_logger(__name__)
@@ -68,8 +69,18 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
         "page_error": row.get("page_error"),
         "offer_sdp": offer_sdp(family, snapshots[0][1]), "offer_ms": offer_ms, "sld_ms": sld_ms,
         "events": events, "local_descriptions": snapshots,
-        "stats": local_candidate_stats(family, events, rng, plan.ident.tiebreaker, row.get("interfaces")),
+        # No connection, no report: missing_api has no RTCPeerConnection, setup_throws rejects SLD.
+        "stats": [] if webrtc in ("missing_api", "setup_throws") else session_stats(
+            family, events, rng, ufrag=plan.ident.ufrag, fingerprint=_fingerprint(snapshots[0][1]),
+            transport_mids=[s.mid for s in plan.sections if s.transport_mid == s.mid],
+            tiebreaker=plan.ident.tiebreaker, interfaces=row.get("interfaces"),
+        ),
     }
+
+
+def _fingerprint(sdp: str) -> str | None:
+    match = re.search(r"^a=fingerprint:sha-256 (\S+)", sdp, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def _events(row: dict[str, Any]) -> list[dict[str, Any]]:
