@@ -45,14 +45,25 @@ class SdpPlan:
     identity_source: str  # "seed" | "candidates" (the seed was missing or gave another ufrag)
 
 
-def replay_document(row: dict[str, Any]) -> dict[str, Any]:
-    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's)."""
-    session_id = str(row["session_id"])
-    dialect = get_dialect(row["browser"])
-    family = dialect.name
+def check_row(row: dict[str, Any]) -> tuple[Dialect, str]:
+    """The row's dialect and document `webrtc` value; ConfigError naming --sessions when the row
+    cannot be replayed (run over every row before any is, so a bad one stops nothing midway)."""
+    session_id = row.get("session_id")
+    try:
+        dialect = get_dialect(str(row.get("browser") or ""))
+    except ConfigError as exc:
+        raise ConfigError("--sessions", row.get("browser"), f"session {session_id}: {exc.reason}") from None
     webrtc = WEBRTC.get(row.get("webrtc") or "present")
     if webrtc is None:
         raise ConfigError("--sessions", row.get("webrtc"), f"session {session_id}: unknown page.webrtc value")
+    return dialect, webrtc
+
+
+def replay_document(row: dict[str, Any]) -> dict[str, Any]:
+    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's)."""
+    session_id = str(row["session_id"])
+    dialect, webrtc = check_row(row)
+    family = dialect.name
     events = [e for e in _events(row) if e.get("type") in REPLAY_EVENT_TYPES]
     if webrtc in ("missing_api", "setup_throws"):
         events = []  # the page never reaches ICE (the contract: no events)

@@ -144,6 +144,10 @@ def test_bad_sessions_input_is_one_line_and_exit_2(tmp_path: Path, datasets) -> 
     headless.write_text('{"type": "icecandidate", "t": 1, "candidate": null}\n')
     assert "its first line is not a meta line" in _bad(tmp_path, str(headless))
     assert "no session matches --profile x" in _bad(tmp_path, str(datasets["parquet"]), "--profile", "x")
+    alien = tmp_path / "alien.jsonl"
+    alien.write_text(json.dumps({"type": "meta", "schema": "icesim.events/1", "browser": "netscape@4", "seed": 1}) + "\n")
+    assert _bad(tmp_path, str(alien)) == ("icesim: error: invalid --sessions 'netscape@4': session alien: "
+                                          "must be chrome[@VERSION], firefox or safari")
 
 
 def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, datasets) -> None:
