@@ -64,39 +64,65 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
     session_id = str(row["session_id"])
     dialect, webrtc = check_row(row)
     family = dialect.name
-    events = [e for e in _events(row) if e.get("type") in REPLAY_EVENT_TYPES]
+    events = _replay_events(row.get("events"))
     if webrtc in ("missing_api", "setup_throws"):
         events = []  # the page never reaches ICE (the contract: no events)
-    plan = sdp_plan(dialect, row, events)
-    snapshots = local_descriptions(plan, events)
+    # stubbed_callback: the page's code never hears the candidates, yet the browser gathered them
+    # and puts them in pc.localDescription and getStats: render from the whole stream.
+    whole = _replay_events(row.get("stubbed_events")) if webrtc == "stubbed_callback" else []
+    source = whole or events
+    plan = sdp_plan(dialect, row, source)
+    snapshots = local_descriptions(plan, source)
     if row.get("sdp") and snapshots[-1][1] != row["sdp"]:
         log.warning("replay.sdp_differs", session_id=session_id, identity=plan.identity_source)
     rng = random.Random(f"icesim.replay:{session_id}")
     offer_ms, sld_ms = offer_timing(family, events[0]["t"] if events else None, rng)
+    # No connection, no report: missing_api has no RTCPeerConnection, setup_throws rejects SLD.
+    stats = [] if webrtc in ("missing_api", "setup_throws") else session_stats(
+        family, source, rng, ufrag=plan.ident.ufrag, fingerprint=_fingerprint(snapshots[0][1]),
+        transport_mids=[s.mid for s in plan.sections if s.transport_mid == s.mid],
+        tiebreaker=plan.ident.tiebreaker, interfaces=row.get("interfaces"),
+    )
+    if whole:
+        snapshots, stats = _onto_page_events(whole, snapshots, stats)
     return {
         "schema": SCHEMA, "session_id": session_id, "label": row.get("label"), "scenario": row.get("scenario"),
         "profile": row.get("profile"), "browser": f"{dialect.name}@{dialect.version}", "family": family,
         "user_agent": row.get("user_agent"), "web_address": row.get("web_address"), "webrtc": webrtc,
         "page_error": row.get("page_error"),
         "offer_sdp": offer_sdp(family, snapshots[0][1]), "offer_ms": offer_ms, "sld_ms": sld_ms,
-        "events": events, "local_descriptions": snapshots,
-        # No connection, no report: missing_api has no RTCPeerConnection, setup_throws rejects SLD.
-        "stats": [] if webrtc in ("missing_api", "setup_throws") else session_stats(
-            family, events, rng, ufrag=plan.ident.ufrag, fingerprint=_fingerprint(snapshots[0][1]),
-            transport_mids=[s.mid for s in plan.sections if s.transport_mid == s.mid],
-            tiebreaker=plan.ident.tiebreaker, interfaces=row.get("interfaces"),
-        ),
+        "events": events, "local_descriptions": snapshots, "stats": stats,
     }
+
+
+def _replay_events(value: Any) -> list[dict[str, Any]]:
+    """A row's event list (JSON text in a dataset, a list from a gather stream), the page's
+    event types only."""
+    events = json.loads(value) if isinstance(value, str) else list(value or [])
+    return [e for e in events if e.get("type") in REPLAY_EVENT_TYPES]
+
+
+def _onto_page_events(whole: list[dict[str, Any]], snapshots: list[list[Any]],
+                      stats: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Indexes into the whole stream -> indexes into the page's events (the whole stream without
+    its icecandidate events): a swallowed candidate shows from the page's last event before it."""
+    page_index, kept = [], -1
+    for event in whole:
+        kept += event.get("type") != "icecandidate"
+        page_index.append(kept)
+
+    def onto(i: int) -> int:
+        return -1 if i < 0 else page_index[i]
+
+    by_index: dict[int, str] = {}
+    for i, sdp in snapshots:
+        by_index[onto(i)] = sdp  # the latest snapshot due at that page event wins
+    return [[i, sdp] for i, sdp in sorted(by_index.items())], [[onto(i), entry] for i, entry in stats]
 
 
 def _fingerprint(sdp: str) -> str | None:
     match = re.search(r"^a=fingerprint:sha-256 (\S+)", sdp, re.MULTILINE)
     return match.group(1) if match else None
-
-
-def _events(row: dict[str, Any]) -> list[dict[str, Any]]:
-    events = row.get("events") or []
-    return json.loads(events) if isinstance(events, str) else list(events)
 
 
 def sdp_plan(dialect: Dialect, row: dict[str, Any], events: list[dict[str, Any]]) -> SdpPlan:

@@ -222,17 +222,24 @@ async def test_safari_renders_with_chromes_sdp_and_standard_stats() -> None:
 @pytest.mark.parametrize("webrtc,want", [("present", "available"), ("missing_api", "missing_api"),
                                          ("setup_throws", "setup_throws"), ("stubbed_callback", "stubbed_callback")])
 async def test_webrtc_availability(webrtc, want) -> None:
-    row, _ = await gathered("chrome", stun=False)
+    row, engine_sdp = await gathered("chrome", stun=False)
     events = row["events"]
-    if webrtc == "stubbed_callback":  # the dataset row drops them (dataset/session.py)
-        events = [e for e in events if e["type"] != "icecandidate"]
-    doc = replay_document({**row, "webrtc": webrtc, "events": json.dumps(events),
+    stubbed = None
+    if webrtc == "stubbed_callback":  # the dataset row drops them, keeping the whole stream aside (dataset/session.py)
+        events, stubbed = [e for e in events if e["type"] != "icecandidate"], json.dumps(events)
+    doc = replay_document({**row, "webrtc": webrtc, "events": json.dumps(events), "stubbed_events": stubbed,
                            "page_error": "TypeError: x" if webrtc == "missing_api" else None})
     assert doc["webrtc"] == want
     if webrtc in ("missing_api", "setup_throws"):
         assert doc["events"] == [] and doc["stats"] == [] and len(doc["local_descriptions"]) == 1
     else:
         assert [e["type"] for e in doc["events"]] == [e["type"] for e in events]
+        # The swallowed candidates still reach pc.localDescription and getStats.
+        assert doc["local_descriptions"][-1][1] == engine_sdp
+        indexes = [i for i, _ in doc["local_descriptions"]]
+        assert indexes == sorted(set(indexes)) and indexes[-1] < len(doc["events"])
+        assert len(local(doc)) == sum(1 for e in row["events"] if e["type"] == "icecandidate" and e["candidate"]) + 2
+        assert all(-1 <= i < len(doc["events"]) for i, _ in doc["stats"])
     assert doc["page_error"] == ("TypeError: x" if webrtc == "missing_api" else None)
     assert doc["offer_sdp"].startswith("v=0")
 

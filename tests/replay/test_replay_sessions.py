@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,9 +84,23 @@ def test_rows_with_their_own_sdp_end_in_exactly_that_sdp(datasets) -> None:
     assert (chrome["media"], chrome["bundle_policy"]) == ("audio,video,data", "max-bundle")
 
 
+def test_a_stubbed_callback_session_keeps_its_candidates_for_the_sdp_and_stats(tmp_path: Path) -> None:
+    rows = read_sessions(build(tmp_path / "stubbed", "bot-stubbed-onicecandidate", 4, "jsonl"))
+    for row in rows:
+        whole = json.loads(row["stubbed_events"])
+        assert not any(e["type"] == "icecandidate" for e in json.loads(row["events"]))
+        hosts = [e for e in whole if e["type"] == "icecandidate" and e["candidate"]]
+        assert hosts
+        doc = replay_document(row)
+        assert doc["webrtc"] == "stubbed_callback" and not any(e["type"] == "icecandidate" for e in doc["events"])
+        last = doc["local_descriptions"][-1][1]
+        assert all(f"a={re.sub(r' ufrag [^ ]+', '', e['candidate']['candidate'])}" in last for e in hosts)
+        assert len([e for _, e in doc["stats"] if e["type"] == "local-candidate"]) >= len(hosts)
+
+
 def test_a_dataset_without_the_new_columns_defaults_to_one_data_m_line(datasets) -> None:
     row = read_sessions(datasets["parquet"], SessionFilter(limit=1))[0]
-    old = {k: v for k, v in row.items() if k not in ("media", "bundle_policy")}
+    old = {k: v for k, v in row.items() if k not in ("media", "bundle_policy", "stubbed_events")}
     assert replay_document(old) == replay_document(row)
 
 
