@@ -66,3 +66,9 @@ conformance: install deps-system deps-browsers
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# `icesim replay` runs JavaScript detectors in Node.js (>= 18: Debian's nodejs); tests/replay.
+.PHONY: deps-node
+deps-node:
+	$(call apt_install,icesim replay,node:nodejs)
+test: deps-node
