@@ -129,6 +129,23 @@ def test_a_gather_stream_is_one_unlabelled_session(tmp_path: Path) -> None:
     assert [r["session_id"] for r in read_sessions(path)] == ["home#1", "home#2"]
 
 
+@pytest.mark.parametrize("bundle_policy", ["balanced", "max-bundle"])
+def test_a_gather_streams_m_lines_are_read_back(tmp_path: Path, bundle_policy: str) -> None:
+    args = ("gather", "--seed", "8", "--time-scale", "10", "--interface", "eth0=198.51.100.2",
+            "--media", "audio,video,data", "--bundle-policy", bundle_policy)
+    with_sdp = icesim(*args, "--sdp")
+    assert with_sdp.returncode == 0, with_sdp.stderr
+    (tmp_path / "avd.jsonl").write_text(with_sdp.stdout)
+    (row,) = read_sessions(tmp_path / "avd.jsonl")
+    assert (row["media"], row["bundle_policy"]) == ("audio,video,data", bundle_policy)
+    assert replay_document(row)["local_descriptions"][-1][1] == json.loads(with_sdp.stdout.splitlines()[-1])["sdp"]
+    if bundle_policy == "balanced":  # without --sdp: three m-lines in Chrome's order
+        without = icesim(*args)
+        (tmp_path / "avd2.jsonl").write_text(without.stdout)
+        (row,) = read_sessions(tmp_path / "avd2.jsonl")
+        assert (row["media"], row["bundle_policy"]) == ("audio,video,data", "balanced")
+
+
 def _bad(tmp_path: Path, path: str, *more: str) -> str:
     detector = tmp_path / "d.js"
     detector.write_text("function detect(cb) { cb(false); }")
