@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,6 +177,11 @@ def test_bad_sessions_input_is_one_line_and_exit_2(tmp_path: Path, datasets) -> 
     headless.write_text('{"type": "icecandidate", "t": 1, "candidate": null}\n')
     assert "its first line is not a meta line" in _bad(tmp_path, str(headless))
     assert "no session matches --profile x" in _bad(tmp_path, str(datasets["parquet"]), "--profile", "x")
+    broken = tmp_path / "broken"
+    shutil.copytree(datasets["parquet"], broken)
+    (part,) = (broken / "sessions.parquet").glob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:200])  # a part cut short
+    assert "unreadable sessions part" in _bad(tmp_path, str(broken))
     alien = tmp_path / "alien.jsonl"
     alien.write_text(json.dumps({"type": "meta", "schema": "icesim.events/1", "browser": "netscape@4", "seed": 1}) + "\n")
     assert _bad(tmp_path, str(alien)) == ("icesim: error: invalid --sessions 'netscape@4': session alien: "
