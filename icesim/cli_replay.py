@@ -121,15 +121,22 @@ def _replay(opts: dict[str, Any]) -> None:
             sys.stdout.write(json.dumps(outcome.line(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
-    with _progress(len(rows), opts["no_progress"]) as advance:
-        def counted(document: dict[str, Any], result: dict[str, Any]) -> None:
-            on_result(document, result)
-            advance(1)
+    try:
+        with _progress(len(rows), opts["no_progress"]) as advance:
+            def counted(document: dict[str, Any], result: dict[str, Any]) -> None:
+                on_result(document, result)
+                advance(1)
 
-        asyncio.run(run_documents(documents, job, command, counted, jobs=opts["jobs"], wall_timeout_s=wall_s))
-    if jsonl:
-        sys.stdout.write(json.dumps(matrix.summary(), ensure_ascii=False) + "\n")
-    else:
+            asyncio.run(run_documents(documents, job, command, counted, jobs=opts["jobs"], wall_timeout_s=wall_s))
+        if jsonl:
+            sys.stdout.write(json.dumps(matrix.summary(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`icesim replay --format jsonl | head`): the runners are stopped
+        # (run_documents kills them on the way out); stop quietly, like other Unix filters.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    if not jsonl:
         click.echo(f"icesim replay: {job.detector.name} on {len(rows)} sessions from {opts['sessions_path']} "
                    f"({job.clock} clock, rejected = {opts['rejected']})\n")
         click.echo(matrix.table())
