@@ -137,7 +137,8 @@ def _replay(opts: dict[str, Any]) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     if not jsonl:
-        click.echo(f"icesim replay: {job.detector.name} on {len(rows)} sessions from {opts['sessions_path']} "
+        click.echo(f"icesim replay: {job.detector.name} on {len(rows)} session{'' if len(rows) == 1 else 's'} "
+                   f"from {opts['sessions_path']} "
                    f"({job.clock} clock, rejected = {opts['rejected']})\n")
         click.echo(matrix.table())
 
