@@ -172,8 +172,9 @@ def local_descriptions(plan: SdpPlan, events: list[dict[str, Any]]) -> list[list
 
 def offer_sdp(family: str, initial_local_description: str) -> str:
     """The SDP createOffer() resolves with. Chrome: the local description before any candidate
-    (S1-S8: identical). Firefox: the same without the session-level `a=sendrecv` that its
-    local description adds after `t=` (F1, F3d, F5b, F8c: the only difference)."""
+    (S1-S8, C/stun: identical). Firefox: the same without the session-level `a=sendrecv` that
+    its local description has after `t=` from setLocalDescription on (F1, F3d, F5b, F8c, F/stun:
+    the only difference)."""
     if family != "firefox":
         return initial_local_description
     lines = initial_local_description.split("\r\n")

@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -274,3 +275,33 @@ async def test_chrome_hidden_tcp_hosts_show_the_any_address_without_mdns() -> No
     assert hidden == [("0.0.0.0", "0.0.0.0"), ("::", "::")]  # capture S2
     hosts = [e for _, e in local(doc) if e["protocol"] == "udp" and e["candidateType"] == "host"]
     assert {e["address"] for e in hosts} == {"198.51.100.2", "2001:db8:5::2"}
+
+
+API_CAPTURES = Path(__file__).resolve().parents[1] / "data"
+
+
+def _shape(sdp: str) -> list[str]:
+    """An SDP's lines with the per-connection values masked (o= id, credentials, fingerprint)."""
+    masks = [(r"^(o=\S+ )\d+", r"\1<id>"), (r"^(a=ice-(?:ufrag|pwd):).*", r"\1<x>"), (r"^(a=fingerprint:sha-256 ).*", r"\1<x>")]
+    out = []
+    for line in sdp.split("\r\n"):
+        for pattern, repl in masks:
+            line = re.sub(pattern, repl, line)
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("browser,path", [("chrome", "chromium156/api/stun.json"), ("firefox", "firefox/api/stun.json")])
+async def test_offer_and_first_description_have_the_captured_form(browser, path) -> None:
+    """The API captures (tests/data/*/api, from branch cap): the offer createOffer() resolves and
+    pc.localDescription at signalingstatechange, before any candidate."""
+    capture_file = API_CAPTURES / path
+    if not capture_file.is_file():
+        pytest.skip(f"{capture_file} is not in this checkout (the API captures)")
+    main = json.loads(capture_file.read_text())["main"]
+    offer = main["offer"]["attributes"]["sdp"]
+    first = next(e["state"]["localDescription"]["sdp"] for e in main["log"] if e.get("type") == "signalingstatechange")
+    row, _ = await gathered(browser, stun=False)
+    doc = replay_document(row)
+    assert _shape(doc["offer_sdp"]) == _shape(offer)
+    assert _shape(doc["local_descriptions"][0][1]) == _shape(first)
