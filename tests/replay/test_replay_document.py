@@ -305,3 +305,20 @@ async def test_offer_and_first_description_have_the_captured_form(browser, path)
     doc = replay_document(row)
     assert _shape(doc["offer_sdp"]) == _shape(offer)
     assert _shape(doc["local_descriptions"][0][1]) == _shape(first)
+
+
+@pytest.mark.parametrize("browser,path", [("chrome", "chromium156/api/stun.json"), ("firefox", "firefox/api/stun.json")])
+async def test_stats_entries_have_the_captured_keys_in_order(browser, path) -> None:
+    """Every entry's `Object.keys` order (timestamp after id, as the module stamps it) is one the
+    capture's report shows for that type (`_keysInOrder` in C/stun, F/stun statsAtEnd)."""
+    capture_file = API_CAPTURES / path
+    if not capture_file.is_file():
+        pytest.skip(f"{capture_file} is not in this checkout (the API captures)")
+    entries = json.loads(capture_file.read_text())["main"]["statsAtEnd"]["entries"]
+    captured = {(e["type"], tuple(e["_keysInOrder"])) for e in entries}
+    row, _ = await gathered(browser)  # a srflx through the NAT alias, as in the capture
+    doc = replay_document(row)
+    for _, entry in doc["stats"]:
+        keys = ("id", "timestamp", *list(entry)[1:])
+        assert (entry["type"], keys) in captured, entry
+    assert {t for t, _ in captured} - {e["type"] for _, e in doc["stats"]} <= {"certificate", "data-channel"}
