@@ -53,6 +53,7 @@ test: install deps-system deps-node deps-browsers
 
 bench: install
 	icesim bench
+	node --experimental-vm-modules --no-warnings icesim/js/replay-bench.mjs
 
 # The conformance suite's oracles (tests/conformance): headless Chromium and Firefox ESR; its
 # namespaces need deps-lab's iproute2 and nftables.
