@@ -96,12 +96,15 @@ def _read(opts: dict[str, Any]) -> list[dict[str, Any]]:
 def _replay(opts: dict[str, Any]) -> None:
     import structlog
 
-    from .replay.document import replay_document
+    from .replay.document import check_row, replay_document
     from .replay.matrix import ConfusionMatrix, outcome_of
     from .replay.pool import RunnerJob, node_command, run_documents
 
     _check(opts)
-    documents = [replay_document(row) for row in _read(opts)]  # every row checked before anything runs
+    rows = _read(opts)
+    for row in rows:
+        check_row(row)  # every row checked before anything runs; documents are built as they are fed
+    documents = (replay_document(row) for row in rows)
     command = node_command()
     real_time = opts["real_time"]
     job = RunnerJob(detector=opts["detector"].resolve(), export=opts["export"], clock="real" if real_time else "virtual",
@@ -110,7 +113,7 @@ def _replay(opts: dict[str, Any]) -> None:
     matrix = ConfusionMatrix()
     jsonl = opts["fmt"] == "jsonl"
     log = structlog.get_logger("icesim.replay")
-    log.info("replay.start", sessions=len(documents), detector=str(job.detector), jobs=opts["jobs"], clock=job.clock)
+    log.info("replay.start", sessions=len(rows), detector=str(job.detector), jobs=opts["jobs"], clock=job.clock)
 
     def on_result(document: dict[str, Any], result: dict[str, Any]) -> None:
         outcome = outcome_of(document, result, opts["rejected"])
@@ -119,16 +122,24 @@ def _replay(opts: dict[str, Any]) -> None:
             sys.stdout.write(json.dumps(outcome.line(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
-    with _progress(len(documents), opts["no_progress"]) as advance:
-        def counted(document: dict[str, Any], result: dict[str, Any]) -> None:
-            on_result(document, result)
-            advance(1)
+    try:
+        with _progress(len(rows), opts["no_progress"]) as advance:
+            def counted(document: dict[str, Any], result: dict[str, Any]) -> None:
+                on_result(document, result)
+                advance(1)
 
-        asyncio.run(run_documents(documents, job, command, counted, jobs=opts["jobs"], wall_timeout_s=wall_s))
-    if jsonl:
-        sys.stdout.write(json.dumps(matrix.summary(), ensure_ascii=False) + "\n")
-    else:
-        click.echo(f"icesim replay: {job.detector.name} on {len(documents)} sessions from {opts['sessions_path']} "
+            asyncio.run(run_documents(documents, job, command, counted, jobs=opts["jobs"], wall_timeout_s=wall_s))
+        if jsonl:
+            sys.stdout.write(json.dumps(matrix.summary(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`icesim replay --format jsonl | head`): the runners are stopped
+        # (run_documents kills them on the way out); stop quietly, like other Unix filters.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    if not jsonl:
+        click.echo(f"icesim replay: {job.detector.name} on {len(rows)} session{'' if len(rows) == 1 else 's'} "
+                   f"from {opts['sessions_path']} "
                    f"({job.clock} clock, rejected = {opts['rejected']})\n")
         click.echo(matrix.table())
 

@@ -33,6 +33,7 @@ SESSIONS_SCHEMA = pa.schema([
     ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("loop_lag_ms", pa.float64()), ("sdp", pa.string()),
     ("lab_topology", pa.string()),  # `icesim dataset --lab`: the lab the session ran in (null in-process)
     ("media", pa.string()), ("bundle_policy", pa.string()),  # page.media (comma-separated), page.bundle_policy
+    ("stubbed_events", pa.string()),  # stubbed_callback: every event, the swallowed candidates included
 ])
 
 _B, _I, _F, _S = pa.bool_(), pa.int64(), pa.float64(), pa.string()

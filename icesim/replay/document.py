@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import structlog
 from ..config import ConfigError
 from ..dialects import ChromeDialect, Dialect, GatherIdentity, get_dialect
 from ..events import CANDIDATE_FIELDS, IceCandidate
-from .stats import local_candidate_stats
+from .stats import session_stats
 from .timing import offer_timing
 
 log = structlog.get_logger(__name__)
@@ -44,37 +45,84 @@ class SdpPlan:
     identity_source: str  # "seed" | "candidates" (the seed was missing or gave another ufrag)
 
 
-def replay_document(row: dict[str, Any]) -> dict[str, Any]:
-    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's)."""
-    session_id = str(row["session_id"])
-    dialect = get_dialect(row["browser"])
-    family = dialect.name
+def check_row(row: dict[str, Any]) -> tuple[Dialect, str]:
+    """The row's dialect and document `webrtc` value; ConfigError naming --sessions when the row
+    cannot be replayed (run over every row before any is, so a bad one stops nothing midway)."""
+    session_id = row.get("session_id")
+    try:
+        dialect = get_dialect(str(row.get("browser") or ""))
+    except ConfigError as exc:
+        raise ConfigError("--sessions", row.get("browser"), f"session {session_id}: {exc.reason}") from None
     webrtc = WEBRTC.get(row.get("webrtc") or "present")
     if webrtc is None:
         raise ConfigError("--sessions", row.get("webrtc"), f"session {session_id}: unknown page.webrtc value")
-    events = [e for e in _events(row) if e.get("type") in REPLAY_EVENT_TYPES]
+    return dialect, webrtc
+
+
+def replay_document(row: dict[str, Any]) -> dict[str, Any]:
+    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's)."""
+    session_id = str(row["session_id"])
+    dialect, webrtc = check_row(row)
+    family = dialect.name
+    events = _replay_events(row.get("events"))
     if webrtc in ("missing_api", "setup_throws"):
         events = []  # the page never reaches ICE (the contract: no events)
-    plan = sdp_plan(dialect, row, events)
-    snapshots = local_descriptions(plan, events)
+    # stubbed_callback: the page's code never hears the candidates, yet the browser gathered them
+    # and puts them in pc.localDescription and getStats: render from the whole stream.
+    whole = _replay_events(row.get("stubbed_events")) if webrtc == "stubbed_callback" else []
+    source = whole or events
+    plan = sdp_plan(dialect, row, source)
+    snapshots = local_descriptions(plan, source)
     if row.get("sdp") and snapshots[-1][1] != row["sdp"]:
         log.warning("replay.sdp_differs", session_id=session_id, identity=plan.identity_source)
     rng = random.Random(f"icesim.replay:{session_id}")
     offer_ms, sld_ms = offer_timing(family, events[0]["t"] if events else None, rng)
+    # No connection, no report: missing_api has no RTCPeerConnection, setup_throws rejects SLD.
+    stats = [] if webrtc in ("missing_api", "setup_throws") else session_stats(
+        family, source, rng, ufrag=plan.ident.ufrag, fingerprint=_fingerprint(snapshots[0][1]),
+        transport_mids=[s.mid for s in plan.sections if s.transport_mid == s.mid],
+        tiebreaker=plan.ident.tiebreaker, interfaces=row.get("interfaces"),
+    )
+    if whole:
+        snapshots, stats = _onto_page_events(whole, snapshots, stats)
     return {
         "schema": SCHEMA, "session_id": session_id, "label": row.get("label"), "scenario": row.get("scenario"),
         "profile": row.get("profile"), "browser": f"{dialect.name}@{dialect.version}", "family": family,
         "user_agent": row.get("user_agent"), "web_address": row.get("web_address"), "webrtc": webrtc,
         "page_error": row.get("page_error"),
         "offer_sdp": offer_sdp(family, snapshots[0][1]), "offer_ms": offer_ms, "sld_ms": sld_ms,
-        "events": events, "local_descriptions": snapshots,
-        "stats": local_candidate_stats(family, events, rng, plan.ident.tiebreaker, row.get("interfaces")),
+        "events": events, "local_descriptions": snapshots, "stats": stats,
     }
 
 
-def _events(row: dict[str, Any]) -> list[dict[str, Any]]:
-    events = row.get("events") or []
-    return json.loads(events) if isinstance(events, str) else list(events)
+def _replay_events(value: Any) -> list[dict[str, Any]]:
+    """A row's event list (JSON text in a dataset, a list from a gather stream), the page's
+    event types only."""
+    events = json.loads(value) if isinstance(value, str) else list(value or [])
+    return [e for e in events if e.get("type") in REPLAY_EVENT_TYPES]
+
+
+def _onto_page_events(whole: list[dict[str, Any]], snapshots: list[list[Any]],
+                      stats: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Indexes into the whole stream -> indexes into the page's events (the whole stream without
+    its icecandidate events): a swallowed candidate shows from the page's last event before it."""
+    page_index, kept = [], -1
+    for event in whole:
+        kept += event.get("type") != "icecandidate"
+        page_index.append(kept)
+
+    def onto(i: int) -> int:
+        return -1 if i < 0 else page_index[i]
+
+    by_index: dict[int, str] = {}
+    for i, sdp in snapshots:
+        by_index[onto(i)] = sdp  # the latest snapshot due at that page event wins
+    return [[i, sdp] for i, sdp in sorted(by_index.items())], [[onto(i), entry] for i, entry in stats]
+
+
+def _fingerprint(sdp: str) -> str | None:
+    match = re.search(r"^a=fingerprint:sha-256 (\S+)", sdp, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def sdp_plan(dialect: Dialect, row: dict[str, Any], events: list[dict[str, Any]]) -> SdpPlan:
@@ -124,8 +172,9 @@ def local_descriptions(plan: SdpPlan, events: list[dict[str, Any]]) -> list[list
 
 def offer_sdp(family: str, initial_local_description: str) -> str:
     """The SDP createOffer() resolves with. Chrome: the local description before any candidate
-    (S1-S8: identical). Firefox: the same without the session-level `a=sendrecv` that its
-    local description adds after `t=` (F1, F3d, F5b, F8c: the only difference)."""
+    (S1-S8, C/stun: identical). Firefox: the same without the session-level `a=sendrecv` that
+    its local description has after `t=` from setLocalDescription on (F1, F3d, F5b, F8c, F/stun:
+    the only difference)."""
     if family != "firefox":
         return initial_local_description
     lines = initial_local_description.split("\r\n")

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import structlog
+
 from ..config import ConfigError
 from ..dataset.output import FORMATS, iter_rows
 from ..events import SCHEMA_ID
 
 OPTION = "--sessions"
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,34 @@ def _parse_line(path: Path, n: int, line: str) -> dict[str, Any]:
 
 
 def gather_row(session_id: str, meta: dict[str, Any], events: list[dict[str, Any]], sdp: str | None) -> dict[str, Any]:
-    """A recorded stream as a dataset-shaped row: unlabelled, WebRTC available, the offer's
-    m-lines read back from the candidates' mids (the stream does not record --media)."""
+    """A recorded stream as a dataset-shaped row: unlabelled, WebRTC available."""
+    media, bundle_policy = stream_media(events, sdp)
     return {
         "session_id": session_id, "seed": meta.get("seed"), "label": None, "scenario": None, "profile": None,
         "browser": meta.get("browser"), "user_agent": None, "web_address": None, "webrtc": "present",
-        "page_error": None, "events": events, "sdp": sdp, "interfaces": None, "media": None, "bundle_policy": None,
+        "page_error": None, "events": events, "sdp": sdp, "interfaces": None, "media": media,
+        "bundle_policy": bundle_policy,
     }
+
+
+_SDP_KIND = {"audio": "audio", "video": "video", "application": "data"}
+
+
+def stream_media(events: list[dict[str, Any]], sdp: str | None) -> tuple[str | None, str | None]:
+    """The offer's m-lines and bundle policy, which a gather stream does not record: read back
+    from its `--sdp` line (m= lines; max-bundle when only the first m-line has candidates), else
+    from the candidates' m-line indexes (three m-lines: Chrome's audio, video, data order).
+    None: one data m-line, the default."""
+    mlines = {c["sdpMLineIndex"] for e in events if e.get("type") == "icecandidate"
+              and (c := e.get("candidate")) and isinstance(c.get("sdpMLineIndex"), int)}
+    if sdp:
+        kinds = [_SDP_KIND.get(line[2:].split(" ", 1)[0], "data") for line in sdp.split("\r\n") if line.startswith("m=")]
+        if len(kinds) > 1:
+            return ",".join(kinds), "max-bundle" if mlines == {0} else "balanced"
+        return None, None
+    if len(mlines) == 3:
+        return "audio,video,data", "balanced"
+    if mlines - {0}:
+        log.warning("replay.media_unknown", mlines=sorted(mlines),
+                    hint="record the stream with --sdp: its m-lines are rendered as one data m-line")
+    return None, None

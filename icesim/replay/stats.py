@@ -1,32 +1,45 @@
-"""`getStats()` local-candidate entries per browser family (pure: no I/O).
+"""What `getStats()` reports during gathering, per browser family (pure: no I/O).
 
-One entry per signalled candidate, shaped as that browser's RTCIceCandidateStats; the module
-stamps `timestamp`. Keys come in WebIDL dictionary order (id, type, then the members sorted
-lexicographically), which is the order a page's `Object.keys(entry)` shows in both browsers.
+Entries are `[i, entry]`: reported from event `i` on (-1: from setLocalDescription on); the
+module stamps `timestamp`. Keys come in WebIDL dictionary order (id, type, then the members
+sorted lexicographically), the order a page's `Object.keys(entry)` shows in both browsers
+(API captures, `_keysInOrder`). The list is in the browser's report order.
 
-Chrome (libwebrtc pc/rtc_stats_collector.cc ProduceIceCandidateStats, checked against the
-`page.stats` of shared/captures S1-S8, Chromium 156):
-- id `"I" + 8 random ICE chars` (Candidate::id_), transportId `"T" + mid + "1"` (transport
-  name + RTP component: "T01" in every capture);
+Facts: the API captures of cap (wt-cap tests/data/API_FACTS.md: C/* = chromium156/api, F/* =
+firefox/api) and the `page.stats` of shared/captures S1-S8, F3d, F8c.
+
+Chrome (libwebrtc pc/rtc_stats_collector.cc ProduceIceCandidateStats):
+- the report iterates in id order (a std::map): certificate "CF..", data-channel "D..",
+  candidates "I..", "P", transports "T..";
+- candidate id `"I" + 8 random ICE chars` (Candidate::id_), transportId `"T" + mid + "1"`
+  (transport name + RTP component: T01/T11/T21 for three m-lines, C/avd_stun);
 - `ip` and `address` both hold `candidate.address().ipaddr().ToString()`: "" for an mDNS host
   (the name is not an IP), the IP unbracketed otherwise (S2: "fd00:5::2");
 - `isRemote: false`, `networkType` from the adapter ("unknown" for any-address networks: every
-  capture); no `vpn` / `networkAdapterType` (not exposed in 156: no capture shows them);
+  capture); no `vpn` / `networkAdapterType` (not exposed in 156);
 - `url` on srflx and relay only, `relayProtocol` on relay only ("udp" for a UDP relay, S8,
   though the candidate's own attribute is null), `relatedAddress`/`relatedPort` only when the
-  related port is not 0 (S3d srflx under mDNS: omitted; S8 relay: the mapped address);
+  related port is not 0 (C/stun srflx under mDNS: omitted; S8 relay: the mapped address);
   `tcpType` on TCP candidates;
 - any-address gathering (no permission) also makes a TCP active host candidate per family on
-  port 9 that the page is never signalled, yet getStats lists it (S1-S8: address "" with mDNS,
-  "0.0.0.0" / "::" without; priority 1509957375 / 1509959935). It appears at the allocator's
-  TCP phase, two 50 ms steps after "gathering" (basic_port_allocator.cc kAllocatorStepDelay)
-  [phase timing from source reading; the captures read stats only at the end].
+  port 9 that the page is never signalled, yet getStats lists it from "complete" on (C/stun:
+  absent at the srflx, present at "complete"; C/dead_stun: present only after the 701) with
+  address "" under mDNS, "0.0.0.0" / "::" without (S2), priority 1509957375 / 1509959935;
+- "P" (peer-connection, from the start) and one "transport" per m-line transport (after
+  setLocalDescription: C/dead_stun size 2 -> 4), `localCertificateId` naming the DTLS
+  certificate ("CF" + the SDP's fingerprint). The `certificate` entry itself is left out: its
+  DER bytes must hash to the SDP's fingerprint, which the dialect draws at random
+  (chrome_sdp.session_values) [open point]. `data-channel` entries depend on the page's own
+  createDataChannel calls: the module's business.
 
-Firefox (shared/captures F3d, F8c, Firefox 153 ESR): id and transportId are random 32-bit hex
-without zero padding ("1430f1a"); members address (the mDNS name or IP), candidateType,
-foundation, port, priority, protocol (lowercase), relayProtocol (relay), tcpType (TCP),
-transportId, usernameFragment; no url, ip or related address. A TCP active candidate reports
-its real local port (F3d: 51209) where its string says 9.
+Firefox: peer-connection (`{uuid}` id) first, then the candidates in creation order, then one
+transport per m-line; ids and transportIds random 32-bit hex without zero padding ("1430f1a").
+Candidate members address (the mDNS name or IP), candidateType, foundation, port, priority,
+protocol (lowercase), relayProtocol (relay), tcpType (TCP), transportId, usernameFragment; no
+url, ip or related address. A TCP active candidate reports its real local port (F3d, F/stun)
+where its string says 9. Host candidates (UDP and TCP) are in the report from "gathering" on,
+before their own events (F/stun, F/dead_stun); transport: dtlsState "new", iceRole
+"controlling", iceState "checking", iceLocalUsernameFragment.
 
 Safari: WebKit exposes the W3C members from its libwebrtc; it has no Chrome extras (`ip`,
 `isRemote`, `networkType`) [source reading only: no Safari capture].
@@ -37,6 +50,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import uuid
 import zlib
 from typing import Any
 
@@ -47,8 +61,6 @@ from ..dialects.firefox import TYPE_PREF as FIREFOX_TYPE_PREF
 # libwebrtc NetworkTypeToStatsType: loopback, "any" and unknown adapters report "unknown".
 _STATS_NETWORK_TYPE = {"ethernet": "ethernet", "wifi": "wifi", "cellular": "cellular", "vpn": "vpn"}
 _COST_ADAPTER = {cost: kind for kind, cost in NETWORK_COST.items() if kind in ("ethernet", "wifi", "cellular")}
-# The allocator's TCP phase: PHASE_UDP, PHASE_RELAY, PHASE_TCP, kAllocatorStepDelay 50 ms apart.
-CHROME_TCP_PHASE_MS = 100.0
 
 
 def candidate_events(events: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
@@ -57,19 +69,36 @@ def candidate_events(events: list[dict[str, Any]]) -> list[tuple[int, dict[str, 
             if e.get("type") == "icecandidate" and e.get("candidate") and e["candidate"].get("candidate")]
 
 
-def local_candidate_stats(family: str, events: list[dict[str, Any]], rng: random.Random,
-                          tiebreaker: int | None = None, interfaces: str | None = None) -> list[list[Any]]:
-    """`[i, entry]` per local candidate, in the browser's report order (Chrome: by id, as its
-    std::map-backed RTCStatsReport iterates; Firefox: creation order, which is the order the
-    candidates were signalled). `tiebreaker`: the session's, for Chrome's hidden TCP
-    candidates' foundations; `interfaces`: the dataset row's JSON list, for networkType."""
+def session_stats(family: str, events: list[dict[str, Any]], rng: random.Random, *, ufrag: str,
+                  fingerprint: str | None, transport_mids: list[str], tiebreaker: int | None = None,
+                  interfaces: str | None = None) -> list[list[Any]]:
+    """`[i, entry]` for one session's getStats() (see the module docstring). `ufrag` and
+    `fingerprint`: the session's local ICE ufrag and DTLS fingerprint (its SDP);
+    `transport_mids`: the m-lines that have a transport of their own; `tiebreaker`: the
+    session's, for Chrome's hidden TCP candidates' foundations; `interfaces`: the dataset row's
+    JSON list of the session's interfaces, for Chrome's networkType."""
     if family == "firefox":
-        return _firefox(events, rng)
+        return _firefox(events, rng, ufrag, transport_mids)
     entries = [[i, _chrome_entry(c, rng, family, interfaces)] for i, c in candidate_events(events)]
     if family == "chrome":
         entries += _chrome_hidden_tcp(events, rng, tiebreaker)
+    entries.append([-1, {"id": "P", "type": "peer-connection", "dataChannelsClosed": 0, "dataChannelsOpened": 0}])
+    for mid in transport_mids:
+        transport: dict[str, Any] = {
+            "bytesReceived": 0, "bytesSent": 0, "dtlsRole": "unknown", "dtlsState": "new",
+            "iceLocalUsernameFragment": ufrag, "iceRole": "controlling", "iceState": "new",
+            "packetsReceived": 0, "packetsSent": 0, "selectedCandidatePairChanges": 0,
+        }
+        if family == "chrome" and fingerprint:
+            transport["localCertificateId"] = f"CF{fingerprint}"
+        entries.append([-1, {"id": f"T{mid}1", "type": "transport", **dict(sorted(transport.items()))}])
     entries.sort(key=lambda pair: pair[1]["id"])
     return entries
+
+
+def _state_index(events: list[dict[str, Any]], state: str) -> int | None:
+    return next((i for i, e in enumerate(events) if e.get("type") == "icegatheringstatechange"
+                 and e.get("state") == state), None)
 
 
 # --- Chrome / Safari (libwebrtc) -------------------------------------------------------------
@@ -152,11 +181,9 @@ def _chrome_hidden_tcp(events: list[dict[str, Any]], rng: random.Random, tiebrea
     socket."""
     hosts = [c for _, c in candidate_events(events)
              if c.get("type") == "host" and c.get("protocol") == "udp" and "network-id" not in _tokens(c["candidate"])]
-    t_gathering = next((e["t"] for e in events if e.get("type") == "icegatheringstatechange"
-                        and e.get("state") == "gathering"), None)
-    if not hosts or t_gathering is None:
-        return []
-    due = max((i for i, e in enumerate(events) if e["t"] <= t_gathering + CHROME_TCP_PHASE_MS), default=-1)
+    due = _state_index(events, "complete")
+    if not hosts or due is None:
+        return []  # a page that stopped listening before "complete" never sees them
     mdns = any(_ip_text(c.get("address")) == "" for c in hosts)
     per_transport: dict[str, set[int]] = {}
     for c in hosts:
@@ -192,9 +219,11 @@ def firefox_id(rng: random.Random) -> str:
     return f"{rng.getrandbits(32):x}"
 
 
-def _firefox(events: list[dict[str, Any]], rng: random.Random) -> list[list[Any]]:
-    transport_ids: dict[str, str] = {}
-    out = []
+def _firefox(events: list[dict[str, Any]], rng: random.Random, ufrag: str, transport_mids: list[str]) -> list[list[Any]]:
+    transport_ids = {mid: firefox_id(rng) for mid in transport_mids}
+    gathering = _state_index(events, "gathering")
+    out: list[list[Any]] = [[-1, {"id": f"{{{uuid.UUID(int=rng.getrandbits(128), version=4)}}}", "type": "peer-connection",
+                                  "dataChannelsClosed": 0, "dataChannelsOpened": 0}]]
     relay_tcp_pref = FIREFOX_TYPE_PREF[("relay", "tcp")]
     for i, cand in candidate_events(events):
         mid = cand.get("sdpMid") or "0"
@@ -212,6 +241,10 @@ def _firefox(events: list[dict[str, Any]], rng: random.Random) -> list[list[Any]
             members["relayProtocol"] = "tcp" if (cand.get("priority") or 0) >> 24 == relay_tcp_pref else "udp"
         if protocol == "tcp":
             members["tcpType"] = cand.get("tcpType")
-        out.append([i, {"id": firefox_id(rng), "type": "local-candidate", **dict(sorted(members.items()))}])
+        # Hosts exist from "gathering" on, before their own events (F/stun, F/dead_stun).
+        due = min(i, gathering) if cand.get("type") == "host" and gathering is not None else i
+        out.append([due, {"id": firefox_id(rng), "type": "local-candidate", **dict(sorted(members.items()))}])
+    for transport in transport_ids.values():
+        out.append([-1, {"id": transport, "type": "transport", "dtlsState": "new", "iceLocalUsernameFragment": ufrag,
+                         "iceRole": "controlling", "iceState": "checking"}])
     return out
-

@@ -1,15 +1,18 @@
 """When `createOffer()` and `setLocalDescription()` resolve, per browser family (pure).
 
-Measured in shared/captures (`tCreateOfferResolved`, `tSetLocalDescriptionResolved`, ms since
-just before `createOffer()`; SLD is called as soon as the offer resolves):
-- Chromium 156, S1-S8: the offer resolves 12.6-27.3 ms after the call, SLD 3.7-18.4 ms after
-  its call, and "gathering" fires 0.2-18.7 ms after SLD resolved (S7, S8: 0.2 ms).
-- Firefox 153 ESR, F1-F8c: the offer 43-60 ms (the first offer of a page loads the codecs),
-  SLD 0-6 ms, "gathering" 1-54 ms after SLD.
+Measured (ms since just before `createOffer()`; SLD is called as soon as the offer resolves) in
+shared/captures (`tCreateOfferResolved`, `tSetLocalDescriptionResolved`) and in the API
+captures of wt-cap tests/data/API_FACTS.md (C/* chromium156/api, F/* firefox/api):
+- Chromium 156: the offer resolves 12.6-27.3 ms after the call (S1-S8), 7-16 ms (C/*); SLD
+  3.7-18.4 ms after its call (S1-S8), 2-11 ms (C/*); "gathering" fires 0.2-18.7 ms after SLD
+  resolved (S7, S8: 0.2 ms; C/*: 0.3-8.4 ms).
+- Firefox 153 ESR: the offer 43-60 ms (F1-F8c), 43-113 ms (F/*); SLD 0-6 ms (F1-F8c), 3-20 ms
+  (F/*); "gathering" 1-54 ms after SLD resolved (F/*: 2-44 ms).
 Safari: Chrome's values stand in (libwebrtc underneath) [no capture].
 
 The engine draws its own "gathering" time, so the drawn pair is scaled down when it would end
-after the session's first event: SLD resolves at least 0.2 ms before it, as in S7/S8.
+too close to the session's first event: SLD resolves at least the family's smallest captured
+gap before it.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from dataclasses import dataclass
 class OfferTimers:
     offer_ms: tuple[float, float]
     sld_ms: tuple[float, float]
+    min_gap_ms: float  # SLD resolved -> the first event, at least
 
 
 TIMERS = {
-    "chrome": OfferTimers(offer_ms=(12.5, 27.5), sld_ms=(3.5, 18.5)),
-    "firefox": OfferTimers(offer_ms=(43.0, 60.0), sld_ms=(0.5, 6.0)),
+    "chrome": OfferTimers(offer_ms=(7.0, 27.5), sld_ms=(2.0, 18.5), min_gap_ms=0.2),
+    "firefox": OfferTimers(offer_ms=(43.0, 113.0), sld_ms=(0.5, 20.0), min_gap_ms=1.0),
 }
-MIN_SLD_TO_FIRST_EVENT_MS = 0.2
 
 
 def offer_timing(family: str, first_event_ms: float | None, rng: random.Random) -> tuple[float, float]:
@@ -38,7 +41,7 @@ def offer_timing(family: str, first_event_ms: float | None, rng: random.Random) 
     timers = TIMERS.get(family, TIMERS["chrome"])
     offer, sld = rng.uniform(*timers.offer_ms), rng.uniform(*timers.sld_ms)
     if first_event_ms is not None:
-        room = max(first_event_ms - MIN_SLD_TO_FIRST_EVENT_MS, 0.0)
+        room = max(first_event_ms - timers.min_gap_ms, 0.0)
         if offer + sld > room:
             scale = room / (offer + sld)
             offer, sld = offer * scale, sld * scale

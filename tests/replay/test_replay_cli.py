@@ -143,3 +143,17 @@ def test_a_missing_export_exits_2_with_the_runners_line(tmp_path: Path, dataset:
 
 def test_the_pool_finds_the_runner_in_the_package() -> None:
     assert pool.runner_script() == REAL_RUNNER
+
+
+@needs_runner
+def test_a_reader_that_goes_away_stops_the_run_quietly(tmp_path: Path, dataset: Path) -> None:
+    det = write(tmp_path, "d.js", "function detect(cb) { cb(false); }")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "icesim", "replay", "--sessions", str(dataset), "--detector", str(det),
+                             "--export", "detect", "--format", "jsonl", "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["session_id"] == "0-0"
+    proc.stdout.close()  # `| head -1`
+    assert proc.wait(timeout=120) == 0
+    assert proc.stderr.read() == b""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,9 +85,23 @@ def test_rows_with_their_own_sdp_end_in_exactly_that_sdp(datasets) -> None:
     assert (chrome["media"], chrome["bundle_policy"]) == ("audio,video,data", "max-bundle")
 
 
+def test_a_stubbed_callback_session_keeps_its_candidates_for_the_sdp_and_stats(tmp_path: Path) -> None:
+    rows = read_sessions(build(tmp_path / "stubbed", "bot-stubbed-onicecandidate", 4, "jsonl"))
+    for row in rows:
+        whole = json.loads(row["stubbed_events"])
+        assert not any(e["type"] == "icecandidate" for e in json.loads(row["events"]))
+        hosts = [e for e in whole if e["type"] == "icecandidate" and e["candidate"]]
+        assert hosts
+        doc = replay_document(row)
+        assert doc["webrtc"] == "stubbed_callback" and not any(e["type"] == "icecandidate" for e in doc["events"])
+        last = doc["local_descriptions"][-1][1]
+        assert all(f"a={re.sub(r' ufrag [^ ]+', '', e['candidate']['candidate'])}" in last for e in hosts)
+        assert len([e for _, e in doc["stats"] if e["type"] == "local-candidate"]) >= len(hosts)
+
+
 def test_a_dataset_without_the_new_columns_defaults_to_one_data_m_line(datasets) -> None:
     row = read_sessions(datasets["parquet"], SessionFilter(limit=1))[0]
-    old = {k: v for k, v in row.items() if k not in ("media", "bundle_policy")}
+    old = {k: v for k, v in row.items() if k not in ("media", "bundle_policy", "stubbed_events")}
     assert replay_document(old) == replay_document(row)
 
 
@@ -112,6 +128,23 @@ def test_a_gather_stream_is_one_unlabelled_session(tmp_path: Path) -> None:
     # Two streams in one file: two sessions.
     path.write_text(done.stdout + done.stdout)
     assert [r["session_id"] for r in read_sessions(path)] == ["home#1", "home#2"]
+
+
+@pytest.mark.parametrize("bundle_policy", ["balanced", "max-bundle"])
+def test_a_gather_streams_m_lines_are_read_back(tmp_path: Path, bundle_policy: str) -> None:
+    args = ("gather", "--seed", "8", "--time-scale", "10", "--interface", "eth0=198.51.100.2",
+            "--media", "audio,video,data", "--bundle-policy", bundle_policy)
+    with_sdp = icesim(*args, "--sdp")
+    assert with_sdp.returncode == 0, with_sdp.stderr
+    (tmp_path / "avd.jsonl").write_text(with_sdp.stdout)
+    (row,) = read_sessions(tmp_path / "avd.jsonl")
+    assert (row["media"], row["bundle_policy"]) == ("audio,video,data", bundle_policy)
+    assert replay_document(row)["local_descriptions"][-1][1] == json.loads(with_sdp.stdout.splitlines()[-1])["sdp"]
+    if bundle_policy == "balanced":  # without --sdp: three m-lines in Chrome's order
+        without = icesim(*args)
+        (tmp_path / "avd2.jsonl").write_text(without.stdout)
+        (row,) = read_sessions(tmp_path / "avd2.jsonl")
+        assert (row["media"], row["bundle_policy"]) == ("audio,video,data", "balanced")
 
 
 def _bad(tmp_path: Path, path: str, *more: str) -> str:
@@ -144,6 +177,15 @@ def test_bad_sessions_input_is_one_line_and_exit_2(tmp_path: Path, datasets) -> 
     headless.write_text('{"type": "icecandidate", "t": 1, "candidate": null}\n')
     assert "its first line is not a meta line" in _bad(tmp_path, str(headless))
     assert "no session matches --profile x" in _bad(tmp_path, str(datasets["parquet"]), "--profile", "x")
+    broken = tmp_path / "broken"
+    shutil.copytree(datasets["parquet"], broken)
+    (part,) = (broken / "sessions.parquet").glob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:200])  # a part cut short
+    assert "unreadable sessions part" in _bad(tmp_path, str(broken))
+    alien = tmp_path / "alien.jsonl"
+    alien.write_text(json.dumps({"type": "meta", "schema": "icesim.events/1", "browser": "netscape@4", "seed": 1}) + "\n")
+    assert _bad(tmp_path, str(alien)) == ("icesim: error: invalid --sessions 'netscape@4': session alien: "
+                                          "must be chrome[@VERSION], firefox or safari")
 
 
 def test_bad_options_are_one_line_and_exit_2(tmp_path: Path, datasets) -> None:
