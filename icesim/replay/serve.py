@@ -37,6 +37,7 @@ CLOCKS = ("virtual", "real")
 MAX_RESULT_BYTES = 8 << 20
 INDEX_ROWS = 2000  # the HTML index lists this many sessions; /sessions.json lists all
 _PAGE_SCRIPT = "serve_page.mjs"
+_PAGE_CONSOLE = "serve_console.mjs"  # imported by the page script
 
 # Row -> replay document (icesim/replay/document.py); result + document -> output line.
 BuildDocument = Callable[[dict[str, Any]], dict[str, Any]]
@@ -255,8 +256,8 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 self._json([server.summary(sid) for sid in server.order])
             elif path == "/results.json":
                 self._json(list(server.results.values()))
-            elif path == f"/{_PAGE_SCRIPT}":
-                self._file(page_script, "text/javascript")
+            elif path in (f"/{_PAGE_SCRIPT}", f"/{_PAGE_CONSOLE}"):
+                self._file(page_script.with_name(path[1:]), "text/javascript")
             elif m := re.fullmatch(r"/js/([\w.-]+\.mjs)", path):
                 file = js_dir / m[1]
                 self._file(file, "text/javascript") if file.is_file() else self._send(404, "not found\n")

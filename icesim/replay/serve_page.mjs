@@ -9,7 +9,10 @@
 // {sessionId, documentUrl, moduleUrl, clock: "virtual"|"real", maxMs, consoleLines,
 //  detectorUrl|null, detectorKind: "classic"|"module"|null, exportName|null, commonJS, resultUrl}.
 
+import { formatConsole } from "/serve_console.mjs";
+
 const config = JSON.parse(document.getElementById("icesim-config").textContent);
+const MAX_ERRORS = 50;  // as the runner: then "... and N more errors"
 const realSetTimeout = window.setTimeout.bind(window);
 const realClearTimeout = window.clearTimeout.bind(window);
 const realNow = performance.now.bind(performance);  // taken before a virtual clock replaces it
@@ -79,18 +82,34 @@ function describeError(err) {
   return typeof err === "string" ? err : String(err);
 }
 
-/** The page's console, passed through and its first N lines kept (as the runner does). */
+/** The page's console, passed through and its first N lines kept as the runner keeps them. */
 function captureConsole(limit) {
   const lines = [];
-  for (const level of ["log", "info", "warn", "error", "debug"]) {
+  for (const level of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) {
     const original = console[level].bind(console);
     console[level] = (...args) => {
-      if (lines.length < limit) lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(jsonSafe(a)))).join(" "));
+      if (lines.length < limit) lines.push((level === "warn" || level === "error" ? `${level}: ` : "") + formatConsole(args));
       original(...args);
     };
   }
   return lines;
 }
+
+/** Uncaught errors and unhandled rejections of the page (its whole life: the detector's loading
+ *  included), as the runner lists them. */
+function captureErrors() {
+  const lines = [];
+  let dropped = 0;
+  const record = (line) => { if (lines.length < MAX_ERRORS) lines.push(line); else dropped += 1; };
+  window.addEventListener("error", (event) => record(describeError(event.error ?? event.message)));
+  window.addEventListener("unhandledrejection", (event) => record(`Uncaught (in promise) ${describeError(event.reason)}`));
+  return { list: () => [...lines, ...(dropped ? [`... and ${dropped} more errors`] : [])] };
+}
+
+// What the module or a virtual timer catches is reported as the browser reports an uncaught
+// error: the window's error event (and onerror), which captureErrors() lists.
+const nativeReportError = typeof window.reportError === "function" ? window.reportError.bind(window) : null;
+const reportToPage = (error) => (nativeReportError ? nativeReportError(error) : console.error(error));
 
 async function loadDetector() {
   const { detectorUrl, detectorKind, exportName } = config;
@@ -177,48 +196,42 @@ function callDetector(fn, page, now) {
 }
 
 async function setUp() {
-  const [module, doc] = await Promise.all([
+  const [module, familyModule, doc] = await Promise.all([
     import(config.moduleUrl),
+    import(config.moduleUrl.replace(/[^/]*$/, "icesim-family.mjs")),
     fetch(config.documentUrl).then((r) => { if (!r.ok) throw new Error(`${config.documentUrl}: HTTP ${r.status}`); return r.json(); }),
   ]);
-  const clock = config.clock === "virtual" ? new module.VirtualClock() : null;
+  const family = doc.family || String(doc.browser || "chrome").split("@")[0];
+  // As the runner: performance.now() coarsened as the family does (Chromium 0.1 ms, Gecko 1 ms).
+  const quantumMs = familyModule.icesimFamily(family).performanceQuantumMs;
+  const clock = config.clock === "virtual" ? new module.VirtualClock({ quantumMs, onError: reportToPage }) : null;
   if (clock) clock.install(window);
-  const replay = module.installIcesim(window, doc, clock ? { clock } : {});
+  const replay = module.installIcesim(window, doc, { ...(clock ? { clock } : {}), reportError: reportToPage });
   if (doc.user_agent) Object.defineProperty(navigator, "userAgent", { get: () => doc.user_agent, configurable: true });
-  const page = { sessionId: doc.session_id, webAddress: doc.web_address, userAgent: doc.user_agent ?? navigator.userAgent };
+  const page = { sessionId: doc.session_id, webAddress: doc.web_address ?? null, userAgent: doc.user_agent ?? null };
   window.icesimPage = page;
   return { doc, clock, replay, page };
 }
 
 /** Runs fn to a result line (the runner's shape) on this page's clock. */
-async function run(fn, env, consoleLines) {
-  const errors = [];
-  const onError = (event) => errors.push(describeError(event.error ?? event.message));
-  const onRejection = (event) => errors.push(describeError(event.reason));
-  window.addEventListener("error", onError);
-  window.addEventListener("unhandledrejection", onRejection);
+async function run(fn, env, consoleLines, errors) {
   let outcome = null;
-  const now = env.clock ? () => env.clock.now() : () => realNow() - startedReal;
+  const now = env.clock ? () => env.clock.performanceNow() : () => realNow() - startedReal;
   const settled = callDetector(fn, env.page, now).then((o) => { outcome ??= o; });
-  try {
-    if (env.clock) {
-      await env.clock.run({ until: () => outcome !== null, maxMs: config.maxMs, yieldToHost });
-    } else {
-      let timer;
-      await Promise.race([settled, new Promise((r) => { timer = realSetTimeout(r, config.maxMs); })]);
-      realClearTimeout(timer);
-    }
-    await nextTask();  // handler errors of the last task
-  } finally {
-    window.removeEventListener("error", onError);
-    window.removeEventListener("unhandledrejection", onRejection);
+  if (env.clock) {
+    await env.clock.run({ until: () => outcome !== null, maxMs: config.maxMs, yieldToHost });
+  } else {
+    let timer;
+    await Promise.race([settled, new Promise((r) => { timer = realSetTimeout(r, config.maxMs); })]);
+    realClearTimeout(timer);
   }
+  await nextTask();  // late errors of this run still count as its own
   return {
     session_id: env.doc.session_id,
     status: outcome ? outcome.status : "unsettled",
     value: outcome ? jsonSafe(outcome.value) : null,
-    settled_ms: Math.round((outcome ? outcome.at : now()) * 10) / 10,
-    errors,
+    settled_ms: Math.round((outcome ? outcome.at : now()) * 1000) / 1000,
+    errors: errors.list(),
     console: consoleLines.slice(),
   };
 }
@@ -252,13 +265,14 @@ function driveInBackground(clock) {
 
 async function main(installed) {
   const consoleLines = captureConsole(config.consoleLines);
+  const errors = captureErrors();
   const env = await setUp();
   const stopDriving = env.clock && !config.detectorUrl ? driveInBackground(env.clock) : async () => {};
   window.icesim = {
     document: env.doc, replay: env.replay, clock: env.clock, page: env.page,
     run: async (fn) => {
       await stopDriving();
-      const line = await report(await run(fn, env, consoleLines));
+      const line = await report(await run(fn, env, consoleLines, errors));
       show(line);
       return line;
     },
@@ -268,10 +282,10 @@ async function main(installed) {
   let fn;
   try {
     fn = await loadDetector();
-  } catch (err) {
+  } catch (err) {  // the runner: a script that fails to load settles "threw" with its error
     const line = await report({
       session_id: env.doc.session_id, status: "threw", value: jsonSafe(err), settled_ms: 0,
-      errors: [describeError(err)], console: consoleLines.slice(),
+      errors: [], console: consoleLines.slice(),
     });
     show(line);
     return line;

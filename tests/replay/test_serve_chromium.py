@@ -121,3 +121,32 @@ def test_a_teams_own_script_runs_on_a_page_served_without_a_detector(dataset, on
         finally:
             browser.close()
             server.stop()
+
+
+NOISY_DETECTOR = """
+export default function detect(callback, page) {
+  console.log("page", page.sessionId, { webAddress: page.webAddress, n: [1, 2], nested: { deep: true } });
+  console.warn("warned %d times", 2);
+  setTimeout(() => { throw new TypeError("timer boom"); }, 10);
+  Promise.reject(new RangeError("nobody catches"));
+  const pc = new RTCPeerConnection();
+  pc.onicecandidate = (event) => { if (event.candidate) throw new Error("handler boom"); };
+  pc.createDataChannel("");
+  pc.createOffer().then((offer) => pc.setLocalDescription(offer));
+  return new Promise((resolve) => setTimeout(() => resolve(new Map([["done", new Set([1, "x"])]])), 500));
+}
+"""
+
+
+def test_console_and_uncaught_errors_read_as_in_node(dataset, one_per_profile, tmp_path) -> None:
+    """Console lines, timer/handler errors and unhandled rejections: the runner's form."""
+    detector = tmp_path / "noisy.mjs"
+    detector.write_text(NOISY_DETECTOR)
+    sid = one_per_profile["human-chrome-linux-home-ethernet"]
+    want = replay_jsonl(dataset, detector, None, "--profile", "human-chrome-linux-home-ethernet")[sid]
+    got = _run_pages(dataset, detector, None, [sid], "virtual", tmp_path)[sid]
+    assert got["value"] == want["value"] == {"done": [1, "x"]}
+    assert got["console"] == want["console"]
+    assert sorted(got["errors"]) == sorted(want["errors"])
+    assert "Uncaught (in promise) RangeError: nobody catches" in got["errors"]
+    assert got["errors"].count("Error: handler boom") >= 2  # host and srflx candidates
