@@ -170,7 +170,10 @@ def _serve(opts: dict[str, Any]) -> None:
 
     if opts["sessions_path"] not in (None, opts["serve_path"]):
         raise ConfigError("--sessions", str(opts["sessions_path"]), "give the sessions once: --serve DIR")
-    rows = _read({**opts, "sessions_path": opts["serve_path"]})
+    try:
+        rows = _read({**opts, "sessions_path": opts["serve_path"]})
+    except ConfigError as exc:  # the sessions came as --serve DIR: name that option
+        raise ConfigError("--serve" if exc.field_name == "--sessions" else exc.field_name, exc.value, exc.reason) from None
     serve(rows=rows, build_document=replay_document,
           describe=lambda result, document: outcome_of(document, result, opts["rejected"]).line(),
           detector=opts["detector"], export=opts["export"], port=opts["port"],

@@ -325,7 +325,8 @@ def serve(*, rows: Sequence[dict[str, Any]], build_document: BuildDocument, desc
         raise ConfigError("--port", chosen, f"cannot listen on {HOST}: {exc.strerror or exc}") from None
     first = server.order[0]
     what = f"detector {det.path.name} ({det.kind})" if det else "no detector: window.icesim.run(fn) in each page"
-    err.write(f"icesim replay: serving {len(server.order)} sessions at {server.url} ({what}; {clock} clock)\n"
+    count = f"{len(server.order)} session{'s' if len(server.order) != 1 else ''}"
+    err.write(f"icesim replay: serving {count} at {server.url} ({what}; {clock} clock)\n"
               f"icesim replay: first page {server.run_url(first)}; results as JSON lines on stdout; Ctrl-C stops\n")
     err.flush()
     previous = signal.signal(signal.SIGTERM, _stop)

@@ -156,3 +156,9 @@ def test_without_a_detector_the_page_only_installs_the_module(dataset: Path) -> 
         assert "no detector" in "".join(proc.stderr)
     finally:
         assert proc.stop() == 0
+
+
+def test_bad_sessions_name_the_serve_option(tmp_path: Path) -> None:
+    assert _error_line("--serve", str(tmp_path / "missing")).startswith("icesim: error: invalid --serve ")
+    (tmp_path / "empty").mkdir()
+    assert "--serve" in _error_line("--serve", str(tmp_path / "empty"))
