@@ -215,6 +215,27 @@ class ReplayServer:
                 "<pre id='icesim-verdict' data-status='running'>running...</pre></body></html>")
 
 
+STATUSES = ("resolved", "rejected", "callback", "returned", "threw", "unsettled")  # icesim/js/README.md
+
+
+def page_result(result: Any) -> dict[str, Any]:
+    """A POSTed result in the runner's shape (status, value, settled_ms, errors, console), or
+    ValueError: a page is any program, only the shape is trusted."""
+    if not isinstance(result, dict):
+        raise ValueError("not a JSON object")
+    if result.get("status") not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    settled = result.get("settled_ms")
+    if settled is not None and (isinstance(settled, bool) or not isinstance(settled, (int, float))):
+        raise ValueError("settled_ms must be a number or null")
+    for key in ("errors", "console"):
+        lines = result.get(key, [])
+        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+            raise ValueError(f"{key} must be a list of strings")
+    return {"status": result["status"], "value": result.get("value"), "settled_ms": settled,
+            "errors": result.get("errors", []), "console": result.get("console", [])}
+
+
 def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     js_dir = module_dir()
     page_script = Path(str(resources.files("icesim") / "replay" / _PAGE_SCRIPT))
@@ -297,9 +318,7 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if (sid := self._session(m[1])) is None:
                 return
             try:
-                result = json.loads(body)
-                if not isinstance(result, dict) or "status" not in result:
-                    raise ValueError("not a result object")
+                result = page_result(json.loads(body))
             except ValueError as exc:
                 self._send(400, f"bad result: {exc}\n")
                 return

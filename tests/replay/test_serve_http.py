@@ -116,6 +116,10 @@ def test_a_posted_result_becomes_a_jsonl_line(server: ServeProcess, dataset: Pat
     ("GET", "js/../../cli.py", None, 404),
     ("POST", "result/{sid}", b"not json", 400),
     ("POST", "result/{sid}", b'{"value": 1}', 400),
+    ("POST", "result/{sid}", b'{"status": "won"}', 400),
+    ("POST", "result/{sid}", b'{"status": "resolved", "errors": "boom"}', 400),
+    ("POST", "result/{sid}", b'{"status": "resolved", "settled_ms": "late"}', 400),
+    ("POST", "result/{sid}", b'[]', 400),
     ("POST", "result/no-such-session", b'{"status": "resolved"}', 404),
 ])
 def test_bad_requests_are_refused(server: ServeProcess, dataset: Path, method, path, body, code) -> None:
