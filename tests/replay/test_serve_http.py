@@ -143,6 +143,11 @@ def test_bad_options_are_one_line_and_exit_2(dataset: Path, tmp_path: Path) -> N
     assert "--detector" in _error_line(*serve_args(dataset, tmp_path / "missing.js"))
     assert "--export" in _error_line(*serve_args(dataset, None, "detect"))
     assert "--export" in _error_line(*serve_args(dataset, IP_MISMATCH, "not an identifier"))
+    missing = _error_line(*serve_args(dataset, IP_MISMATCH, "noSuchFunction"))  # the runner's own check
+    assert "--export" in missing and 'no function "noSuchFunction"' in missing and "compareWithWebAddress" in missing
+    broken = tmp_path / "broken.js"
+    broken.write_text("function detect( {\n")
+    assert "--detector" in _error_line(*serve_args(dataset, broken)) and "broken.js:1" in _error_line(*serve_args(dataset, broken))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
