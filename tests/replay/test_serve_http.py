@@ -147,7 +147,8 @@ def test_bad_options_are_one_line_and_exit_2(dataset: Path, tmp_path: Path) -> N
     assert "--export" in missing and 'no function "noSuchFunction"' in missing and "compareWithWebAddress" in missing
     broken = tmp_path / "broken.js"
     broken.write_text("function detect( {\n")
-    assert "--detector" in _error_line(*serve_args(dataset, broken)) and "broken.js:1" in _error_line(*serve_args(dataset, broken))
+    line = _error_line(*serve_args(dataset, broken))
+    assert "--detector" in line and "broken.js:2: Unexpected end of input" in line
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
