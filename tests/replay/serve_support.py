@@ -30,8 +30,26 @@ _names = itertools.count()
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:(\d+)/)")
 
 
+def sweep_leftovers() -> None:
+    """Namespaces of test runs whose process died (`idt<pid>-...`, pid gone): their processes
+    are killed and the namespaces removed."""
+    netns = Path("/run/netns")
+    for entry in (netns.iterdir() if netns.is_dir() else ()):
+        m = re.fullmatch(r"idt(\d+)-.+", entry.name)
+        if m and int(m[1]) != os.getpid() and not Path(f"/proc/{m[1]}").exists():
+            delete_namespace(entry.name)
+
+
+def delete_namespace(name: str) -> None:
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), 9)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 def namespace_unavailable() -> str | None:
-    """Why a browser namespace cannot be made here (None: it can)."""
+    """Why a browser namespace cannot be made here (None: it can). Sweeps dead runs' first."""
     if os.geteuid() != 0:
         return "a network namespace for the browser needs root (CI runs as root)"
     if shutil.which("ip") is None:
@@ -40,6 +58,7 @@ def namespace_unavailable() -> str | None:
         return "`chromium` is not installed (Debian package chromium; make test installs it)"
     if shutil.which("node") is None:
         return "node is not installed (make test installs it)"
+    sweep_leftovers()
     probe = f"{PREFIX}probe"
     done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if done.returncode != 0:
@@ -57,11 +76,7 @@ def loopback_namespace() -> Iterator[str]:
         subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True, capture_output=True)
         yield name
     finally:
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), 9)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        delete_namespace(name)
 
 
 class ServeProcess:

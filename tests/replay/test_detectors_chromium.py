@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from detectors_support import DETECTORS
-from serve_support import PREFIX, PipeChromium, namespace_unavailable
+from serve_support import PREFIX, PipeChromium, delete_namespace, namespace_unavailable
 
 REASON = namespace_unavailable() or (None if shutil.which("turnserver") else "coturn's turnserver is not installed "
                                      "(make test installs it)") or (None if shutil.which("nft") else "`nft` is missing")
@@ -107,7 +107,7 @@ def stun_lab(workdir: Path) -> Iterator[str]:
             if proc.poll() is None:
                 proc.kill()
         for ns in (browser, server):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            delete_namespace(ns)
 
 
 def verdicts(chromium: PipeChromium, ice: list[dict], tamper: str = "") -> dict:
