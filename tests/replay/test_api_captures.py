@@ -8,10 +8,14 @@ candidate just announced) would teach the module wrong facts.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
+import api_compare
+from api_compare import unlisted_candidates
 from api_capture_doc import (BROWSERS, capture_files, candidate_lines, events, family_dir, load,
                              replay_document, sdp_form)
 
@@ -56,6 +60,12 @@ def test_each_candidate_has_its_stats_entry(capture):
         if chrome:
             assert s["ip"] == s["address"]
             assert s.get("url") == (c["url"] or None)
+
+
+def test_stats_at_each_event_hold_the_announced_candidates(capture):
+    """getStats() awaited in an event handler lists every candidate announced so far."""
+    _, cap = capture
+    assert unlisted_candidates(cap["main"]["log"]) == []
 
 
 def test_stats_field_sets_are_one_per_browser():
@@ -152,3 +162,32 @@ def test_replay_document_follows_the_contract(capture):
     assert ts == sorted(ts) and ts[0] >= doc["sld_ms"] - 1
     assert doc["local_descriptions"][0][0] == -1 and re.match(r"v=0\r\no=", doc["offer_sdp"])
     assert len(doc["stats"]) == len(local_candidate_stats(cap))
+
+
+# --- the replay module against the captures ------------------------------------------------
+# ICESIM_JS_MODULE points at another build of the module (e.g. a work in progress).
+MODULE = Path(os.environ.get("ICESIM_JS_MODULE", api_compare.MODULE))
+_probed: dict[Path, dict] = {}
+
+
+@pytest.fixture(params=FILES, ids=IDS)
+def probed(request):
+    """(capture, the capture page's result when run against the module on that capture)."""
+    if api_compare.node() is None:
+        pytest.skip("node is not installed")
+    if not MODULE.exists():
+        pytest.skip(f"no replay module at {MODULE}")
+    path = request.param
+    if path not in _probed:
+        _probed[path] = api_compare.probe(path, MODULE)
+    return load(path), _probed[path]
+
+
+@pytest.mark.parametrize("area", api_compare.AREAS)
+def test_module_matches_capture(probed, area):
+    """The module, replaying a capture, shows the page what the browser showed: API surface,
+    constructor errors, call/event order and times, states, event objects, stats, close()."""
+    cap, mod = probed
+    assert not mod["_errors"], mod["_errors"][:3]
+    differences = getattr(api_compare, f"area_{area}")(cap, mod)
+    assert differences == [], "\n".join(differences[:40])
