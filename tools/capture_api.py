@@ -36,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STUN = {"urls": "stun:198.51.100.1:3478"}
 DEAD = {"urls": "stun:198.51.100.1:3999"}  # UDP to it dropped silently in <prefix>gw
+TURN = {"urls": ["turn:198.51.100.1:3478?transport=udp", "turn:198.51.100.1:3478?transport=tcp"],
+        "username": "test", "credential": "secret"}
 ALL_PARTS = "surface,badinput,main,close"
 
 # name: page parameters (cfg, media, sld, parts, wait)
@@ -46,6 +48,7 @@ SCENARIOS: dict[str, dict] = {
     "nostun": {"cfg": {}, "parts": "main,close"},
     "nostun_implicit": {"cfg": {}, "sld": "implicit", "parts": "main"},
     "avd_stun": {"cfg": {"iceServers": [STUN]}, "media": "audio,video,data", "parts": "main"},
+    "turn": {"cfg": {"iceServers": [STUN, TURN]}, "parts": "main"},
 }
 
 # Chromium: no name resolves; IP literals pass only when excluded (shared/captures/README.md).

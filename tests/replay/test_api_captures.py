@@ -60,6 +60,14 @@ def test_each_candidate_has_its_stats_entry(capture):
         if chrome:
             assert s["ip"] == s["address"]
             assert s.get("url") == (c["url"] or None)
+            # Chrome's stats say "udp" where the candidate's relayProtocol is null (UDP relay).
+            assert s.get("relayProtocol") == ((c["relayProtocol"] or "udp") if c["type"] == "relay" else None)
+            related = (c["relatedAddress"], c["relatedPort"]) if c["type"] == "relay" else (None, None)
+            assert (s.get("relatedAddress"), s.get("relatedPort")) == related
+        else:
+            assert "relayProtocol" not in c and "url" not in c  # Firefox has neither attribute
+            assert ("relayProtocol" in s) == (c["type"] == "relay")
+            assert "relatedAddress" not in s
 
 
 def test_stats_at_each_event_hold_the_announced_candidates(capture):
@@ -71,7 +79,7 @@ def test_stats_at_each_event_hold_the_announced_candidates(capture):
 def test_stats_field_sets_are_one_per_browser():
     """The local-candidate field set (in Object.keys order) is a per-browser fact: the same
     across all scenarios, optional fields only where API_FACTS.md says."""
-    optional = {"tcpType", "url"}
+    optional = {"tcpType", "url", "relatedAddress", "relatedPort", "relayProtocol"}
     for browser in BROWSERS:
         shapes = {tuple(k for k in s["_keysInOrder"] if k not in optional)
                   for p in FILES if family_dir(p) == browser for s in local_candidate_stats(load(p))}
