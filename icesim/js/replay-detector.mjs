@@ -1,0 +1,161 @@
+// Loading a detector script into vm contexts: compiled once, evaluated per context.
+//
+// A classic script (its top-level functions become window properties; CommonJS
+// `module.exports`/`exports` work too) or an ES module (`export`), picked from the extension
+// (.mjs / .cjs) or, for .js, from whether it parses as a classic script.
+
+import fs from "node:fs";
+import path from "node:path";
+import vm from "node:vm";
+
+/** A job-level problem with the detector: the runner prints `detector: ...` and exits 2. */
+export class DetectorError extends Error {
+  constructor(message, prefix) {
+    super(message);
+    this.prefix = prefix || "detector";
+  }
+}
+
+function syntaxErrorLine(error, file) {
+  const first = String(error && error.stack || "").split("\n")[0];
+  const match = /:(\d+)$/.exec(first);
+  return `${file}:${match ? match[1] : "?"}: ${error.message}`;
+}
+
+const MODULE_SYNTAX = /Cannot use import statement|Unexpected token 'export'|import\.meta|Cannot use 'import\.meta'/;
+
+export class Detector {
+  constructor(file, exportName) {
+    this.file = path.resolve(file);
+    this.exportName = exportName || null;
+    let source;
+    try {
+      source = fs.readFileSync(this.file, "utf8");
+    } catch (error) {
+      throw new DetectorError(`${file}: cannot read (${error.code || error.message})`);
+    }
+    this.source = source;
+    this.commonJS = /\bmodule\.exports\b|\bexports\.[A-Za-z_$]/.test(source);
+    const ext = path.extname(this.file);
+    this.kind = ext === ".mjs" ? "module" : "classic";
+    if (this.kind === "classic") {
+      try {
+        this.script = new vm.Script(source, { filename: this.file });
+      } catch (error) {
+        if (ext === ".cjs" || !(error instanceof SyntaxError) || !MODULE_SYNTAX.test(error.message)) {
+          throw new DetectorError(syntaxErrorLine(error, this.file));
+        }
+        this.kind = "module";
+      }
+    }
+    if (this.kind === "module") {
+      if (typeof vm.SourceTextModule !== "function") {
+        throw new DetectorError(`${this.file}: an ES module detector needs node --experimental-vm-modules`);
+      }
+      // Parse once now so that a syntax error fails the job before any session runs.
+      try {
+        const probe = new vm.SourceTextModule(source, { identifier: this.file, context: vm.createContext({}) });
+        this.cachedData = probe.createCachedData();
+      } catch (error) {
+        throw new DetectorError(syntaxErrorLine(error, this.file));
+      }
+    }
+    this.sources = new Map([[this.file, source]]);
+  }
+
+  /**
+   * Evaluate the detector in `context` (whose global is `global`); resolves { fn, functions }
+   * where fn is the export to call (or undefined) and functions the names found. `drive(promise)`
+   * lets the caller run the page's clock while a module's top-level await is pending.
+   */
+  async load(context, global, drive) {
+    if (this.kind === "classic") return this._loadClassic(context, global);
+    return this._loadModule(context, drive);
+  }
+
+  _loadClassic(context, global) {
+    const before = new Set(Object.getOwnPropertyNames(global));
+    let module;
+    if (this.commonJS) {
+      module = vm.runInContext("({ exports: {} })", context);
+      Object.defineProperty(global, "module", { value: module, writable: true, configurable: true });
+      Object.defineProperty(global, "exports", { value: module.exports, writable: true, configurable: true });
+    }
+    let thrown;
+    try {
+      this.script.runInContext(context);
+    } catch (error) {
+      thrown = { error };
+    }
+    const declared = Object.getOwnPropertyNames(global)
+      .filter((name) => !before.has(name) && name !== "module" && name !== "exports")
+      .filter((name) => { try { return typeof global[name] === "function"; } catch { return false; } });
+    const exported = module ? module.exports : undefined;
+    const exportedNames = exported && typeof exported === "object"
+      ? Object.keys(exported).filter((k) => typeof exported[k] === "function") : [];
+    let fn;
+    if (this.exportName) {
+      fn = exported && typeof exported === "object" && typeof exported[this.exportName] === "function"
+        ? exported[this.exportName] : global[this.exportName];
+    } else if (typeof exported === "function") {
+      fn = exported;
+    } else if (exported && typeof exported.default === "function") {
+      fn = exported.default;
+    } else if (exportedNames.length === 1) {
+      fn = exported[exportedNames[0]];
+    } else if (declared.length === 1) {
+      fn = global[declared[0]];
+    }
+    const functions = [...new Set([...exportedNames, ...declared])];
+    return { fn: typeof fn === "function" ? fn : undefined, functions, thrown };
+  }
+
+  async _loadModule(context, drive) {
+    const modules = new Map();
+    const make = (file) => {
+      let mod = modules.get(file);
+      if (!mod) {
+        let source = this.sources.get(file);
+        if (source === undefined) {
+          source = fs.readFileSync(file, "utf8");
+          this.sources.set(file, source);
+        }
+        mod = new vm.SourceTextModule(source, {
+          identifier: file, context,
+          cachedData: file === this.file ? this.cachedData : undefined,
+        });
+        modules.set(file, mod);
+      }
+      return mod;
+    };
+    const root = make(this.file);
+    await root.link((specifier, referencing) => {
+      if (!/^\.{0,2}\//.test(specifier)) {
+        throw new Error(`cannot import "${specifier}": a replayed page imports relative files only`);
+      }
+      return make(path.resolve(path.dirname(referencing.identifier), specifier));
+    });
+    let thrown;
+    try {
+      await drive(root.evaluate());
+    } catch (error) {
+      thrown = { error };
+    }
+    const ns = root.namespace;
+    const functions = Object.keys(ns).filter((k) => { try { return typeof ns[k] === "function"; } catch { return false; } });
+    let fn;
+    try {
+      fn = this.exportName ? ns[this.exportName] : ns.default;
+    } catch {
+      fn = undefined;
+    }
+    return { fn: typeof fn === "function" ? fn : undefined, functions, thrown };
+  }
+
+  missingExportMessage(functions) {
+    const wanted = this.exportName ? `no function "${this.exportName}"` : "no default export (or module.exports function)";
+    const found = functions.length ? functions.join(", ") : "none";
+    const hint = this.exportName ? "" : "; pass --export NAME";
+    return `${this.file}: ${wanted}; functions found: ${found}${hint}`;
+  }
+}

@@ -1,0 +1,249 @@
+// icesim replay runner: runs a detector once per replay document, each in a fresh vm context.
+//
+//   node --experimental-vm-modules --no-warnings icesim/js/replay-runner.mjs
+//
+// stdin: a job line, then one replay document per line; stdout: one result line per document,
+// in order; stderr: diagnostics only. Contract: icesim/js/README.md ("The runner").
+
+import readline from "node:readline";
+import vm from "node:vm";
+import { formatWithOptions } from "node:util";
+import { webcrypto } from "node:crypto";
+import { icesimRealmSource } from "./icesim-webrtc.mjs";
+import { Detector, DetectorError } from "./replay-detector.mjs";
+import { describeError, toJSONSafe } from "./replay-values.mjs";
+
+const MAX_ERRORS = 50;
+const realmScript = new vm.Script(icesimRealmSource(), { filename: "icesim-webrtc.mjs" });
+
+// The page's own globals, built inside its realm so that they are the page's objects.
+const pageScript = new vm.Script(`(function installPage(host) {
+  "use strict";
+  const g = globalThis;
+  const N = host.natives;
+  const def = (name, value, enumerable) => Object.defineProperty(g, name,
+    { value, writable: true, enumerable: enumerable !== false, configurable: true });
+  for (const name of ["window", "self", "frames", "parent", "top"]) def(name, g);
+  class Navigator {
+    constructor() { throw new TypeError("Illegal constructor"); }
+    get userAgent() { return host.userAgent; }
+    get appVersion() { return host.userAgent.replace(/^Mozilla\\//, ""); }
+    get platform() { return host.platform; }
+    get vendor() { return host.vendor; }
+    get language() { return "en-US"; }
+    get languages() { return ["en-US", "en"]; }
+    get webdriver() { return false; }
+    get onLine() { return true; }
+    get cookieEnabled() { return true; }
+    get hardwareConcurrency() { return 8; }
+  }
+  N.finishInterface(Navigator, "Navigator", 0);
+  N.defineGlobal("Navigator", Navigator);
+  def("navigator", Object.create(Navigator.prototype));
+  const console = {};
+  for (const level of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) {
+    console[level] = N.markNative({ [level](...args) { host.log(level, args); } }[level]);
+  }
+  def("console", console, false);
+  def("queueMicrotask", N.markNative({ queueMicrotask(callback) {
+    if (typeof callback !== "function") {
+      throw new TypeError("Failed to execute 'queueMicrotask' on 'Window': The callback provided as parameter 1 is not a function.");
+    }
+    Promise.resolve().then(() => { try { callback(); } catch (error) { host.report(error); } });
+  } }.queueMicrotask));
+  def("reportError", N.markNative({ reportError(error) { host.report(error); } }.reportError));
+  def("onerror", null);
+  for (const name of Object.keys(host.shared)) def(name, host.shared[name], false);
+  def("icesimPage", Object.assign({}, host.page), false);
+  return {
+    callback: function callback(value) { host.settle("callback", value); },
+    page: g.icesimPage,
+  };
+})`, { filename: "icesim-page.js" });
+
+const SHARED = {
+  URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
+  crypto: { getRandomValues: (a) => webcrypto.getRandomValues(a), randomUUID: () => webcrypto.randomUUID() },
+};
+
+function platformOf(userAgent) {
+  if (/Windows/.test(userAgent)) return "Win32";
+  if (/Android/.test(userAgent)) return "Linux armv8l";
+  if (/iPhone|iPad/.test(userAgent)) return /iPad/.test(userAgent) ? "iPad" : "iPhone";
+  if (/Mac OS X|Macintosh/.test(userAgent)) return "MacIntel";
+  return "Linux x86_64";
+}
+
+let current = null; // the session whose code is running: late errors are attributed to it
+function record(result, line) {
+  if (result.errors.length < MAX_ERRORS) result.errors.push(line);
+  else result.droppedErrors = (result.droppedErrors || 0) + 1;
+}
+process.on("uncaughtException", (error) => {
+  if (current) record(current, describeError(error));
+  else process.stderr.write(`runner: uncaught ${describeError(error)}\n`);
+});
+process.on("unhandledRejection", (reason) => {
+  if (current) record(current, `Uncaught (in promise) ${describeError(reason)}`);
+});
+
+const yieldToHost = (resolve) => setImmediate(resolve);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function runSession(job, detector, doc) {
+  const family = doc.family || String(doc.browser || "chrome").split("@")[0];
+  const result = {
+    session_id: doc.session_id === undefined ? null : doc.session_id,
+    status: "unsettled", value: null, settled_ms: null, errors: [], console: [],
+  };
+  current = result;
+  const context = vm.createContext({});
+  const global = vm.runInContext("globalThis", context);
+  const kit = realmScript.runInContext(context)(global, family);
+  const report = (error) => {
+    record(result, describeError(error));
+    const handler = global.onerror;
+    if (typeof handler === "function") {
+      try { handler.call(global, describeError(error), "", 0, 0, error); } catch { /* as a browser: ignored */ }
+    }
+  };
+  kit.natives.setErrorReporter(report);
+  const clock = new kit.VirtualClock({ quantumMs: kit.family(family).performanceQuantumMs, onError: report });
+  clock.install(global);
+
+  let settled = false;
+  const settle = (status, value) => {
+    if (settled) return;
+    settled = true;
+    result.status = status;
+    result.value = toJSONSafe(value);
+    result.settled_ms = clock.performanceNow();
+  };
+  let consoleLines = 0;
+  const userAgent = doc.user_agent || "";
+  const page = pageScript.runInContext(context)({
+    natives: kit.natives, userAgent, platform: platformOf(userAgent),
+    vendor: family === "chrome" ? "Google Inc." : family === "safari" ? "Apple Computer, Inc." : "",
+    page: { sessionId: result.session_id, webAddress: doc.web_address ?? null, userAgent: doc.user_agent ?? null },
+    shared: SHARED,
+    report,
+    settle,
+    log(level, args) {
+      consoleLines += 1;
+      if (consoleLines > job.console) return;
+      const text = formatWithOptions({ depth: 3, breakLength: Infinity }, ...args);
+      result.console.push(level === "warn" || level === "error" ? `${level}: ${text}` : text);
+    },
+  });
+  const replay = kit.installIcesim(doc, { clock, reportError: report });
+
+  const runOptions = { maxMs: job.max_ms, yieldToHost, wait: job.clock === "real" ? sleep : undefined };
+  const drive = async (promise) => {
+    let over = false;
+    promise.then(() => { over = true; }, () => { over = true; });
+    await clock.run({ ...runOptions, until: () => over || settled });
+    return promise;
+  };
+  const loaded = await detector.load(context, global, drive);
+  if (loaded.thrown) {
+    settle("threw", loaded.thrown.error);
+  } else if (!loaded.fn) {
+    settle("threw", { name: "TypeError", message: detector.missingExportMessage(loaded.functions) });
+  } else if (!settled) {
+    try {
+      const returned = Reflect.apply(loaded.fn, global, [page.callback, page.page]);
+      if (returned !== null && (typeof returned === "object" || typeof returned === "function")
+        && typeof returned.then === "function") {
+        Promise.resolve(returned).then((v) => settle("resolved", v), (e) => settle("rejected", e));
+      } else if (returned !== undefined) {
+        settle("returned", returned);
+      }
+    } catch (error) {
+      settle("threw", error);
+    }
+  }
+  if (!settled) await clock.run({ ...runOptions, until: () => settled });
+  if (!settled) result.settled_ms = clock.performanceNow();
+  replay.stop();
+  await new Promise(yieldToHost); // late errors of this page still count as its own
+  if (result.droppedErrors) result.errors.push(`... and ${result.droppedErrors} more errors`);
+  delete result.droppedErrors;
+  current = null;
+  return result;
+}
+
+function parseJob(line) {
+  let job;
+  try {
+    job = JSON.parse(line);
+  } catch (error) {
+    throw new DetectorError(`job line is not JSON: ${error.message}`, "runner");
+  }
+  if (!job || typeof job.detector !== "string") throw new DetectorError(`job: "detector" must be a path, got ${JSON.stringify(job && job.detector)}`, "runner");
+  const clock = job.clock === undefined ? "virtual" : job.clock;
+  if (clock !== "virtual" && clock !== "real") throw new DetectorError(`job: "clock" must be "virtual" or "real", got ${JSON.stringify(clock)}`, "runner");
+  const maxMs = job.max_ms === undefined ? 120000 : Number(job.max_ms);
+  if (!(maxMs > 0)) throw new DetectorError(`job: "max_ms" must be a positive number, got ${JSON.stringify(job.max_ms)}`, "runner");
+  const consoleLines = job.console === undefined ? 20 : Number(job.console);
+  return { detector: job.detector, export: job.export || null, clock, max_ms: maxMs,
+    console: Number.isFinite(consoleLines) && consoleLines >= 0 ? consoleLines : 20 };
+}
+
+// Evaluate the detector once in a throwaway page: a missing export fails the job at once.
+async function checkExport(job, detector) {
+  const probeDoc = { schema: "icesim.replay/1", session_id: null, family: "chrome", webrtc: "available",
+    events: [], offer_sdp: "v=0\r\n", offer_ms: 0, sld_ms: 0, local_descriptions: [], stats: [] };
+  const context = vm.createContext({});
+  const global = vm.runInContext("globalThis", context);
+  const kit = realmScript.runInContext(context)(global, "chrome");
+  kit.natives.setErrorReporter(() => {});
+  const clock = new kit.VirtualClock({ onError: () => {} });
+  clock.install(global);
+  pageScript.runInContext(context)({ natives: kit.natives, userAgent: "", platform: "", vendor: "",
+    page: {}, shared: SHARED, report() {}, settle() {}, log() {} });
+  kit.installIcesim(probeDoc, { clock });
+  const loaded = await detector.load(context, global, (p) => Promise.race([p, sleep(0)]));
+  if (!loaded.fn && !loaded.thrown) throw new DetectorError(detector.missingExportMessage(loaded.functions));
+}
+
+async function main() {
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let job = null;
+  let detector = null;
+  let sessions = 0;
+  const started = performance.now();
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    if (job === null) {
+      job = parseJob(line);
+      detector = new Detector(job.detector, job.export);
+      await checkExport(job, detector);
+      continue;
+    }
+    let result;
+    let doc;
+    try {
+      doc = JSON.parse(line);
+      if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error("not a JSON object");
+    } catch (error) {
+      result = { session_id: null, status: "threw", value: { name: "SyntaxError", message: `replay document: ${error.message}` },
+        settled_ms: null, errors: [], console: [] };
+    }
+    if (!result) result = await runSession(job, detector, doc);
+    process.stdout.write(JSON.stringify(result) + "\n");
+    sessions += 1;
+  }
+  if (process.env.ICESIM_RUNNER_STATS) {
+    const ms = performance.now() - started;
+    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} sessions/s)\n`);
+  }
+}
+
+main().catch((error) => {
+  if (error instanceof DetectorError) {
+    process.stderr.write(`${error.prefix}: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`runner: ${error && error.stack || error}\n`);
+  process.exit(1);
+});
