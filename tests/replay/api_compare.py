@@ -1,9 +1,10 @@
 """Compare the replay module's page-side behaviour with a browser's API capture.
 
 Why: the module (icesim/js/icesim-webrtc.mjs) must be indistinguishable from the browser to a
-detector script. tests/replay/api_probe.mjs runs the very page that captured the browser
-(tools/capture_api_page.html) against the module, on a replay document built from the
-capture; this module lists every difference, by area:
+detector script. the very page that captured the browser (tools/capture_api_page.html) runs as a detector
+through icesim's replay runner (icesim/js/replay-runner.mjs: a vm context, the module, the
+virtual clock) on a replay document built from the capture; this module lists every
+difference, by area:
 
     PYTHONPATH=$PWD python tests/replay/api_compare.py [MODULE.mjs]   # a Markdown report
 """
@@ -22,8 +23,10 @@ from api_capture_doc import capture_files, family_dir, load, replay_document
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "icesim/js/icesim-webrtc.mjs"
-PROBE = Path(__file__).resolve().parent / "api_probe.mjs"
+RUNNER = "replay-runner.mjs"
 PAGE = ROOT / "tools/capture_api_page.html"
+# Event attributes compared on every event (the rest once per kind, in the event's shape).
+PER_EVENT = ("isTrusted", "type", "eventPhase", "bubbles", "cancelable", "composed", "defaultPrevented", "returnValue")
 AREAS = ("surface", "badinput", "timeline", "states", "events", "stats", "close")
 # Realm built-ins the module does not make: their prototype listings differ by engine.
 REALM = {"Object", "Event", "EventTarget", "DOMException", "Error"}
@@ -38,21 +41,31 @@ def node() -> str | None:
 
 
 def probe(path: Path, module: Path = MODULE) -> dict:
-    """Run the capture page against the module on a replay of `path`; the page's result."""
+    """Run the capture page as a detector through icesim's replay runner (the module's
+    sibling replay-runner.mjs), on a replay of `path`; the page's result."""
     cap = load(path)
     query = {k: (json.dumps(v) if k == "cfg" else v) for k, v in cap["meta"]["params"].items()}
     query.setdefault("wait", "20")
-    job = {"doc": replay_document(path), "query": "?" + urllib.parse.urlencode(query), "page": str(PAGE)}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="icp-probe-") as f:
-        json.dump(job, f)
-        f.flush()
-        run = subprocess.run([node(), str(PROBE), str(module), f.name], capture_output=True, text=True, timeout=120)
+    html = PAGE.read_text()
+    script = html[html.index("<script>") + len("<script>"):html.rindex("</script>")]
+    # The page as a detector: its location is the capture's URL, its fetch('/result') settles.
+    detector = (f"function icesimApiProbe(callback) {{\n"
+                f"const location = {{search: {json.dumps('?' + urllib.parse.urlencode(query))}}};\n"
+                f"const fetch = async (url, init) => {{ callback(JSON.parse(init.body)); return {{ok: true}}; }};\n"
+                f"{script}\n}}\n")
+    job = {"detector": None, "export": "icesimApiProbe", "clock": "virtual", "max_ms": 600000, "console": 20}
+    with tempfile.TemporaryDirectory(prefix="icp-probe-") as tmp:
+        job["detector"] = str(Path(tmp) / "api_page_detector.js")
+        Path(job["detector"]).write_text(detector)
+        stdin = json.dumps(job) + "\n" + json.dumps(replay_document(path)) + "\n"
+        run = subprocess.run([node(), "--experimental-vm-modules", "--no-warnings", str(module.parent / RUNNER)],
+                             input=stdin, capture_output=True, text=True, timeout=120)
     if run.returncode != 0 or not run.stdout.strip():
-        raise RuntimeError(f"probe failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
-    out = json.loads(run.stdout)
-    if out["result"] is None:
-        raise RuntimeError(f"the page never posted its result ({out['how']}): {out['errors'][:3]}")
-    return {**out["result"], "_errors": out["errors"]}
+        raise RuntimeError(f"runner failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
+    out = json.loads(run.stdout.splitlines()[0])
+    if out["status"] != "callback":
+        raise RuntimeError(f"the page never posted its result: {out['status']} {out['value']} {out['errors'][:3]}")
+    return {**out["value"], "_errors": out["errors"]}
 
 
 def diff(a, b, path: str, out: list[str], skip=lambda path: False) -> None:
@@ -177,9 +190,9 @@ def area_events(cap: dict, mod: dict) -> list[str]:
         name = f"{k[1]}#{k[2]}"
         diff(x.get("candidate"), y.get("candidate"), f"{name}.candidate", out)
         diff(x.get("error"), y.get("error"), f"{name}.error", out, skip=lambda p: p.endswith(".timeStamp"))
-        if not x.get("shape"):  # the shape holds the same attributes
-            diff(x.get("eventAttributes"), y.get("eventAttributes"), f"{name}.attributes", out,
-                 skip=lambda p: p.endswith(".timeStamp"))
+        if not x.get("shape"):  # the first event of its kind holds the full listing (shape)
+            pick = lambda e: {k: v for k, v in (e.get("eventAttributes") or {}).items() if k in PER_EVENT}
+            diff(pick(x), pick(y), f"{name}.attributes", out)
         else:
             diff(clean(x["shape"]), clean(y.get("shape")), f"{name}.shape", out,
                  skip=lambda p: p.endswith(".timeStamp"))
