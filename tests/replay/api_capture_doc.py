@@ -16,6 +16,9 @@ BROWSERS = {"chromium156": ("chrome@156", "chrome"), "firefox": ("firefox@153", 
 # The three event types a replay document carries (icesim/js/README.md); the module makes
 # signalingstatechange / negotiationneeded itself.
 REPLAYED = ("icegatheringstatechange", "icecandidate", "icecandidateerror")
+# Stats entries the document leaves out (icesim/js/README.md on branch cli: Chrome's
+# certificate; data-channel entries are the page's own channels, the module's to report).
+NOT_IN_DOCUMENT = ("certificate", "data-channel")
 ERROR_FIELDS = ("address", "port", "url", "errorCode", "errorText", "hostCandidate")
 
 
@@ -67,6 +70,21 @@ def event_dict(e: dict, t0: float) -> dict:
     return {"type": e["type"], "t": t, **{k: e["error"][k] for k in ERROR_FIELDS if k in e["error"]}}
 
 
+def first_listed(cap: dict, key: str) -> int:
+    """The replayed event from which getStats() lists entry `key` ("type:id"): the index into
+    the document's events of the first event whose awaited report held it (-1: already at an
+    event before the first replayed one, i.e. from setLocalDescription() on)."""
+    index = -1
+    last = -1
+    for e in events(cap):
+        if e["type"] in REPLAYED:
+            index += 1
+            last = index
+        if key in (e.get("stats") or {}).get("ids", []):
+            return index
+    return last
+
+
 def replay_document(path: Path) -> dict:
     """A replay document (icesim.replay/1) that replays this capture's main run."""
     cap = load(path)
@@ -82,14 +100,8 @@ def replay_document(path: Path) -> dict:
         sdp = e["state"]["localDescription"]["sdp"]
         if sdp != local_descriptions[-1][1]:
             local_descriptions.append([i, sdp])
-    stats = []
-    for entry in cap["main"]["statsAtEnd"]["entries"]:
-        if entry["type"] != "local-candidate":
-            continue
-        due = next((i for i, e in enumerate(replayed)
-                    if any(c["id"] == entry["id"] for c in (e.get("stats") or {}).get("localCandidates", []))),
-                   len(replayed) - 1)
-        stats.append([due, {k: entry[k] for k in entry["_keysInOrder"] if k != "timestamp"}])
+    stats = [[first_listed(cap, f"{e['type']}:{e['id']}"), {k: e[k] for k in e["_keysInOrder"] if k != "timestamp"}]
+             for e in cap["main"]["statsAtEnd"]["entries"] if e["type"] not in NOT_IN_DOCUMENT]
     offer_call = call_t(cap, "call", "createOffer")
     return {
         "schema": "icesim.replay/1", "session_id": f"{family_dir(path)}-{path.stem}", "label": None,
