@@ -49,6 +49,7 @@ SCENARIOS: dict[str, dict] = {
     "nostun_implicit": {"cfg": {}, "sld": "implicit", "parts": "main"},
     "avd_stun": {"cfg": {"iceServers": [STUN]}, "media": "audio,video,data", "parts": "main"},
     "turn": {"cfg": {"iceServers": [STUN, TURN]}, "parts": "main"},
+    "stun_late_sld": {"cfg": {"iceServers": [STUN]}, "sldDelay": "500", "parts": "main"},
 }
 
 # Chromium: no name resolves; IP literals pass only when excluded (shared/captures/README.md).

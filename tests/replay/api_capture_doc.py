@@ -47,9 +47,15 @@ def call_t(capture: dict, kind: str, method: str) -> float | None:
 
 
 def start_t(capture: dict) -> float:
-    """The document's time origin: the createOffer() call (the SLD call when implicit)."""
-    t = call_t(capture, "call", "createOffer")
-    return t if t is not None else call_t(capture, "call", "setLocalDescription")
+    """The document's time origin: the createOffer() call of a page that calls
+    setLocalDescription() as soon as the offer resolves (the contract's timeline; the module
+    shifts it when a page calls SLD late). A capture whose page waited before SLD (sldDelay)
+    has that wait taken out; implicit: the SLD call."""
+    sld = call_t(capture, "call", "setLocalDescription")
+    offer_call, offer_resolve = call_t(capture, "call", "createOffer"), call_t(capture, "resolve", "createOffer")
+    if offer_call is None:
+        return sld
+    return sld - (offer_resolve - offer_call)
 
 
 def candidate_lines(sdp: str) -> list[str]:

@@ -74,6 +74,8 @@ KNOWN: tuple[Known, ...] = (
     # 19: Firefox's Event members in the vm realm
     *_all("firefox", "events", 19, ".originalTarget", ".explicitOriginalTarget", "_MASK"),
     *_all("firefox", "surface", 19, ".originalTarget", ".explicitOriginalTarget", "_MASK"),
+    # 20: Firefox's negotiationneeded when the page does not call SLD at once
+    *_all("firefox", "timeline", 20, "resolve:createOffer event:negotiationneeded call:setLocalDescription"),
 )
 
 
