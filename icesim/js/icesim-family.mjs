@@ -15,16 +15,22 @@ export function icesimFamily(name) {
     nativeStyle: "chrome",
     performanceQuantumMs: 0.1, // Blink coarsens performance.now() to 100 us without isolation
     statsTimestamp: (epochMs) => Math.round(epochMs * 100) / 100, // capture: 1795345756300.68
-    offerIsDescription: true, // guess: Blink resolves createOffer with an RTCSessionDescription
+    offerKeys: ["sdp", "type"], // capture: createOffer resolves a plain Object, these own keys
+    localDescriptionCached: true, // capture: pc.localDescription === pc.localDescription
+    descriptionsThrowAfterClose: false,
+    statsAfterClose: "peer-connection", // capture: only the peer-connection entry
+    pcStatics: ["generateCertificate", "cancelDiagnosticLogging", "startDiagnosticLogging", "stopDiagnosticLogging"],
+    dataChannelCloseEvents: ["closing", "close"], // capture: on pc.close()
+    candidateJSONOmitsNull: true, // capture: a page-made candidate's toJSON drops null mid/index
+    errorEventDefaults: { hostCandidate: "", address: null, port: null, url: "", errorText: "" }, // capture
     negotiationNeededWhileBusy: true, // capture: fires just before createOffer resolves
     candidateKeys: CANDIDATE_KEYS.concat(["relayProtocol", "url"]), // capture
-    candidateToJSONFirst: false, // capture: toJSON after the attributes
     candidateJSONKeys: ["candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"], // capture
     iceEventHasUrl: false, // capture: Chromium 156 has no RTCPeerConnectionIceEvent.url
     errorKeys: ["address", "port", "hostCandidate", "url", "errorCode", "errorText"], // capture
-    descriptionToJSONFirst: false, // guess
-    dataChannelBinaryType: "arraybuffer", // guess: Chromium's default since the spec change
+    dataChannelBinaryType: "arraybuffer", // capture
     getStatsMs: 1, // guess: the report comes back from the signalling thread in about a ms
+    statsIds: "chrome", // capture: "P", "T01", "D<n>"
     closedMessage: chromeClosed,
     setupThrowsMessage: "Failed to execute 'setLocalDescription' on 'RTCPeerConnection': Failed to set "
       + "local offer sdp: Failed to apply the description for m= section with mid='0': Failed to set up "
@@ -33,15 +39,30 @@ export function icesimFamily(name) {
       + "Failed to set local " + kind + " sdp: Called in wrong state: " + state, // libwebrtc GetSetDescriptionErrorMessage
     addIceCandidateNoRemoteMessage: "Failed to execute 'addIceCandidate' on 'RTCPeerConnection': "
       + "The remote description was null", // guess
-    configTypeMessage: "Failed to construct 'RTCPeerConnection': The provided value is not of type 'RTCConfiguration'.",
-    urlsMissingMessage: "Failed to construct 'RTCPeerConnection': Failed to read the 'urls' property from "
-      + "'RTCIceServer': Required member is undefined.",
-    badUrlMessage: (url) => "Failed to construct 'RTCPeerConnection': '" + url + "' is not a valid URL.", // guess
-    turnNoCredentialsMessage: "Failed to construct 'RTCPeerConnection': Both username and credential are "
-      + "required when the URL scheme is \"turn\" or \"turns\".", // capture (H1)
-    turnEmptyCredentialsMessage: "Failed to construct 'RTCPeerConnection': ICE server parsing failed: "
-      + "TURN server with empty username or password", // capture (H4)
-    candidateNoMidMessage: "Failed to construct 'RTCIceCandidate': sdpMid and sdpMLineIndex are both null.",
+    candidateNoMidMessage: "Failed to construct 'RTCIceCandidate': sdpMid and sdpMLineIndex are both null.", // capture
+    errorEventArgsMessage: (n) => "Failed to construct 'RTCPeerConnectionIceErrorEvent': 2 arguments required, "
+      + "but only " + n + " present.", // capture
+    sessionDescriptionLength: 0, // capture
+    // capture (API_FACTS.md "surface"): prototype members, in the browser's order
+    protoOrder: {
+      RTCPeerConnection: "localDescription currentLocalDescription pendingLocalDescription remoteDescription "
+        + "currentRemoteDescription pendingRemoteDescription signalingState iceGatheringState iceConnectionState "
+        + "connectionState canTrickleIceCandidates onnegotiationneeded onicecandidate onsignalingstatechange "
+        + "oniceconnectionstatechange onconnectionstatechange onicegatheringstatechange onicecandidateerror ontrack "
+        + "sctp ondatachannel onaddstream onremovestream addIceCandidate addStream addTrack addTransceiver close "
+        + "createAnswer createDTMFSender createDataChannel createOffer getConfiguration getLocalStreams "
+        + "getReceivers getRemoteStreams getSenders getStats getTransceivers removeStream removeTrack restartIce "
+        + "setConfiguration setLocalDescription setRemoteDescription",
+      RTCIceCandidate: "candidate sdpMid sdpMLineIndex foundation component priority address protocol port type "
+        + "tcpType relatedAddress relatedPort usernameFragment relayProtocol url toJSON",
+      RTCPeerConnectionIceEvent: "candidate",
+      RTCPeerConnectionIceErrorEvent: "address port hostCandidate url errorCode errorText",
+      RTCSessionDescription: "type sdp toJSON",
+      RTCDataChannel: "label ordered maxPacketLifeTime maxRetransmits protocol negotiated id readyState "
+        + "bufferedAmount bufferedAmountLowThreshold onopen onbufferedamountlow onerror onclosing onclose onmessage "
+        + "binaryType reliable close send",
+      RTCStatsReport: "size entries forEach get has keys values",
+    },
     illegalConstructor: "Illegal constructor",
     sendNotOpenMessage: "Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'",
     configuration(servers, config) {
@@ -64,35 +85,59 @@ export function icesimFamily(name) {
     nativeStyle: "firefox",
     performanceQuantumMs: 1, // capture: Firefox event times are whole ms
     statsTimestamp: (epochMs) => Math.floor(epochMs), // capture: integer ms
-    offerIsDescription: false, // capture: createOffer resolves a plain Object {type, sdp}
+    offerKeys: ["type", "sdp"], // capture
+    localDescriptionCached: false, // capture: a new RTCSessionDescription per read
+    descriptionsThrowAfterClose: true, // capture: reading them after close() throws InvalidStateError
+    statsAfterClose: "all", // capture: the full report
+    pcStatics: ["generateCertificate"],
+    dataChannelCloseEvents: ["close"], // capture
+    candidateJSONOmitsNull: false, // guess
+    errorEventDefaults: { address: null, port: null, url: "", errorText: "" }, // guess
     negotiationNeededWhileBusy: false, // capture: no negotiationneeded when createOffer follows at once
     candidateKeys: CANDIDATE_KEYS, // capture: no relayProtocol, no url
-    candidateToJSONFirst: true, // capture
     candidateJSONKeys: ["candidate", "sdpMLineIndex", "sdpMid", "usernameFragment"], // capture
     errorKeys: ["address", "port", "url", "errorCode", "errorText"], // capture: no hostCandidate
-    descriptionToJSONFirst: true, // capture: [toJSON, type, sdp]
-    dataChannelBinaryType: "blob", // guess: Gecko's default
+    dataChannelBinaryType: "arraybuffer", // capture: Firefox 153
     closedMessage: firefoxClosed,
+    getStatsMs: 3, // capture: 2-25 ms
+    statsIds: "firefox", // capture: "{uuid}" and 8 hex digits
     setupThrowsMessage: "setLocalDescription: Failed to apply local description", // guess
     wrongStateMessage: (kind, state) => "Cannot set local " + kind + " in state " + state, // guess
     addIceCandidateNoRemoteMessage: "No remoteDescription.", // guess
-    configTypeMessage: "RTCPeerConnection constructor: Value can't be converted to a dictionary.", // guess
-    urlsMissingMessage: "RTCPeerConnection constructor: Missing required 'urls' member of RTCIceServer.", // guess
-    badUrlMessage: (url) => url + " is not a valid URL", // guess
-    turnNoCredentialsMessage: "RTCPeerConnection constructor passed invalid RTCConfiguration - "
-      + "missing credential", // guess
-    turnEmptyCredentialsMessage: "RTCPeerConnection constructor passed invalid RTCConfiguration - "
-      + "missing credential", // guess
-    candidateNoMidMessage: "RTCIceCandidate constructor: Either sdpMid or sdpMLineIndex must be set", // guess
+    candidateNoMidMessage: "Either sdpMid or sdpMLineIndex must be specified", // capture
+    errorEventArgsMessage: (n) => "RTCPeerConnectionIceErrorEvent constructor: At least 2 arguments required, "
+      + "but only " + n + " passed", // capture
+    sessionDescriptionLength: 1, // capture
+    protoOrder: {
+      RTCPeerConnection: "setIdentityProvider getIdentityAssertion createOffer createAnswer setLocalDescription "
+        + "setRemoteDescription addIceCandidate restartIce getConfiguration setConfiguration getLocalStreams "
+        + "getRemoteStreams addStream addTrack removeTrack addTransceiver getSenders getReceivers getTransceivers "
+        + "close getStats createDataChannel localDescription currentLocalDescription pendingLocalDescription "
+        + "remoteDescription currentRemoteDescription pendingRemoteDescription signalingState "
+        + "canTrickleIceCandidates iceGatheringState iceConnectionState connectionState peerIdentity idpLoginUrl "
+        + "onnegotiationneeded onicecandidate onicecandidateerror onsignalingstatechange onaddstream onaddtrack "
+        + "ontrack oniceconnectionstatechange onicegatheringstatechange onconnectionstatechange sctp ondatachannel",
+      RTCIceCandidate: "toJSON candidate sdpMid sdpMLineIndex foundation component priority address protocol port "
+        + "type tcpType relatedAddress relatedPort usernameFragment",
+      RTCPeerConnectionIceEvent: "candidate",
+      RTCPeerConnectionIceErrorEvent: "address port url errorCode errorText",
+      RTCSessionDescription: "toJSON type sdp",
+      RTCDataChannel: "close send label negotiated ordered maxPacketLifeTime maxRetransmits protocol id readyState "
+        + "bufferedAmount bufferedAmountLowThreshold onopen onerror onclosing onclose onmessage onbufferedamountlow "
+        + "binaryType",
+      RTCStatsReport: "entries keys values forEach has get size",
+    },
     sendNotOpenMessage: "RTCDataChannel.send: Sending data on a channel that is not open", // guess
     configuration(servers, config) {
       return {
         bundlePolicy: config.bundlePolicy || "balanced", // capture (getConfiguration)
         certificates: [],
-        iceServers: servers.map((s) => {
-          const out = { credentialType: "password", urls: s.urls };
-          if (s.username !== undefined) out.username = s.username;
+        iceServers: servers.map((s) => { // capture: keys in alphabetical order
+          const out = {};
           if (s.credential !== undefined) out.credential = s.credential;
+          out.credentialType = "password";
+          out.urls = s.urls;
+          if (s.username !== undefined) out.username = s.username;
           return out;
         }),
         iceTransportPolicy: config.iceTransportPolicy || "all",

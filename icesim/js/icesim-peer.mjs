@@ -5,7 +5,7 @@
 // starts at setLocalDescription(): event i fires at createOfferCall + t_i, shifted as a whole
 // when the page called setLocalDescription() late, never before SLD resolves.
 
-export function icesimPeerConnection(global, natives, types, family, doc, options) {
+export function icesimPeerConnection(global, natives, types, family, doc, options, validateConfiguration) {
   const { Object, WeakMap, Map, Set, TypeError, String, Number, Promise, Math } = global;
   const { finishInterface, defineHandlers, domException, Event, EventTarget, fire } = natives;
   const clock = options.clock || null;
@@ -56,34 +56,6 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
   }
   const rejectClosed = (method) => Promise.reject(domException("InvalidStateError", family.closedMessage(IFACE, method)));
 
-  function validateConfiguration(configuration) {
-    if (configuration === undefined || configuration === null) return { config: {}, servers: [] };
-    if (typeof configuration !== "object" && typeof configuration !== "function") {
-      throw new TypeError(family.configTypeMessage);
-    }
-    const servers = [];
-    const list = configuration.iceServers === undefined ? [] : configuration.iceServers;
-    for (const server of Array.from(list || [])) {
-      if (server === null || typeof server !== "object" || server.urls === undefined) {
-        throw new TypeError(family.urlsMissingMessage);
-      }
-      const urls = typeof server.urls === "string" ? [server.urls] : Array.from(server.urls, String);
-      for (const url of urls) {
-        const scheme = /^(stuns?|turns?):/i.exec(url);
-        if (!scheme) throw domException("SyntaxError", family.badUrlMessage(url));
-        if (scheme[1].toLowerCase().startsWith("turn")) {
-          if (server.username === undefined || server.credential === undefined) {
-            throw domException("InvalidAccessError", family.turnNoCredentialsMessage);
-          }
-          if (server.username === "" || server.credential === "") {
-            throw domException("InvalidAccessError", family.turnEmptyCredentialsMessage);
-          }
-        }
-      }
-      servers.push({ urls, username: server.username, credential: server.credential });
-    }
-    return { config: configuration, servers };
-  }
 
   const pcSlots = new WeakMap();
   const slotOf = (pc) => {
@@ -158,30 +130,98 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     }
   }
 
+  // Gecko throws when the descriptions are read after close() (capture).
+  function readableSlot(pc) {
+    const slot = slotOf(pc);
+    if (slot.closed && family.descriptionsThrowAfterClose) {
+      throw domException("InvalidStateError", family.closedMessage(IFACE, "localDescription"));
+    }
+    return slot;
+  }
+  // Chromium hands out the same object until the description changes, Gecko a new one per read.
+  function localDescriptionOf(slot) {
+    if (!family.localDescriptionCached) return types.makeDescription(slot.localType, slot.localSdp);
+    const cached = slot.description;
+    if (cached && cached.sdp === slot.localSdp && cached.type === slot.localType) return cached.object;
+    const object = types.makeDescription(slot.localType, slot.localSdp);
+    slot.description = { sdp: slot.localSdp, type: slot.localType, object };
+    return object;
+  }
+
+  // getStats(): the document's entries due so far (from event i on; -1: once SLD resolved) and,
+  // unless the document carries them, the entries every report has (capture, API_FACTS.md).
+  const docStatTypes = new Set(statsEntries.map(([, entry]) => entry.type));
+  const ufrag = (statsEntries.map(([, e]) => e.usernameFragment).find(Boolean))
+    || ((/a=ice-ufrag:(\S+)/.exec(offerSdp) || [])[1]) || "";
+  let seed = 2166136261;
+  for (const ch of String(doc.session_id || "")) seed = Math.imul(seed ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const hex = (digits) => {
+    let out = "";
+    while (out.length < digits) {
+      seed = Math.imul(seed ^ (seed >>> 15), 2246822507) >>> 0;
+      seed = (seed + 0x9e3779b9) >>> 0;
+      out += seed.toString(16).padStart(8, "0");
+    }
+    return out.slice(0, digits);
+  };
+  function statsIdsOf(slot) {
+    if (!slot.statsIds) {
+      slot.statsIds = family.statsIds === "firefox"
+        ? { pc: "{" + [hex(8), hex(4), "4" + hex(3), "a" + hex(3), hex(12)].join("-") + "}",
+          transport: hex(8).replace(/^0+/, ""), channel: (i) => hex(8).replace(/^0+/, "") }
+        : { pc: "P", transport: "T01", channel: (i) => "D" + (3 + 2 * i) }; // guess: D3, D5, ...
+      slot.statsIds.channels = [];
+    }
+    return slot.statsIds;
+  }
+  function statsNow(slot) {
+    const ids = statsIdsOf(slot);
+    const firefox = family.statsIds === "firefox";
+    const pc = docStatTypes.has("peer-connection") ? []
+      : [{ id: ids.pc, type: "peer-connection", dataChannelsClosed: 0, dataChannelsOpened: 0 }];
+    if (slot.closed && family.statsAfterClose === "peer-connection") return pc;
+    const channels = docStatTypes.has("data-channel") ? [] : slot.channels.map((channel, i) => {
+      if (!ids.channels[i]) ids.channels[i] = ids.channel(i);
+      return { id: ids.channels[i], type: "data-channel", bytesReceived: 0, bytesSent: 0, label: channel.label,
+        messagesReceived: 0, messagesSent: 0, protocol: channel.protocol, state: channel.readyState };
+    });
+    const candidates = statsEntries.filter(([index]) => slot.sldResolved && Number(index) <= slot.eventIndex)
+      .map(([, entry]) => entry);
+    const transport = !slot.sldResolved || docStatTypes.has("transport") ? [] : [firefox
+      ? { id: ids.transport, type: "transport", dtlsState: "new", iceLocalUsernameFragment: ufrag,
+        iceRole: "controlling", iceState: "checking" }
+      : { id: ids.transport, type: "transport", bytesReceived: 0, bytesSent: 0, dtlsRole: "unknown",
+        dtlsState: "new", iceLocalUsernameFragment: ufrag, iceRole: "controlling", iceState: "new",
+        packetsReceived: 0, packetsSent: 0, selectedCandidatePairChanges: 0 }];
+    const all = pc.concat(channels, candidates, transport);
+    // Chromium's report is a map sorted by id; Gecko lists pc, channels, candidates, transport.
+    return firefox ? all : all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   class RTCPeerConnection extends EventTarget {
     constructor(configuration) {
       super();
-      const { config, servers } = validateConfiguration(configuration);
+      const { config, servers } = validateConfiguration(configuration, "Failed to construct 'RTCPeerConnection'");
       pcSlots.set(this, {
         config, servers, signalingState: "stable", iceGatheringState: "new", iceConnectionState: "new",
         connectionState: "new", closed: false, localSdp: null, localType: null, remote: null,
         pendingIsLocal: false, hasMedia: false, channels: [], offerCallAt: null, replayStarted: false,
         eventIndex: -1, sldResolved: false, timers: new Set(), busyUntil: 0, operations: 0,
-        negotiationDeferred: false,
+        negotiationDeferred: false, description: null, statsIds: null,
       });
       controller.connections.push(this);
     }
     get localDescription() {
-      const slot = slotOf(this);
-      return slot.localSdp === null ? null : types.makeDescription(slot.localType, slot.localSdp);
+      const slot = readableSlot(this);
+      return slot.localSdp === null ? null : localDescriptionOf(slot);
     }
     get currentLocalDescription() {
-      const slot = slotOf(this);
-      return slot.localSdp === null || slot.pendingIsLocal ? null : types.makeDescription(slot.localType, slot.localSdp);
+      const slot = readableSlot(this);
+      return slot.localSdp === null || slot.pendingIsLocal ? null : localDescriptionOf(slot);
     }
     get pendingLocalDescription() {
-      const slot = slotOf(this);
-      return slot.localSdp === null || !slot.pendingIsLocal ? null : types.makeDescription(slot.localType, slot.localSdp);
+      const slot = readableSlot(this);
+      return slot.localSdp === null || !slot.pendingIsLocal ? null : localDescriptionOf(slot);
     }
     get remoteDescription() {
       const slot = slotOf(this);
@@ -211,7 +251,10 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
         fireDeferredNegotiationNeeded(pc, slot);
         const sdp = slot.hasMedia ? offerSdp : sessionPartOf(offerSdp);
         slot.lastOfferSdp = sdp;
-        resolve(family.offerIsDescription ? types.makeDescription("offer", sdp) : { type: "offer", sdp });
+        // capture: both browsers resolve a plain Object (own keys in their order), no toJSON.
+        const offer = {};
+        for (const key of family.offerKeys) offer[key] = key === "type" ? "offer" : sdp;
+        resolve(offer);
       });
       return legacy(promise, legacyForm && successOrOptions, failure);
     }
@@ -308,7 +351,8 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     setConfiguration(configuration) {
       const slot = slotOf(this);
       if (slot.closed) throw domException("InvalidStateError", family.closedMessage(IFACE, "setConfiguration"));
-      const { config, servers } = validateConfiguration(configuration);
+      const { config, servers } = validateConfiguration(configuration,
+        "Failed to execute 'setConfiguration' on 'RTCPeerConnection'");
       slot.config = config;
       slot.servers = servers;
     }
@@ -316,18 +360,39 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
 
     getStats() {
       const slot = slotOf(this);
-      if (slot.closed && family.name === "firefox") return rejectClosed("getStats");
+      const entries = statsNow(slot);
       return new Promise((resolve) => {
         schedule(() => {
           const stamp = family.statsTimestamp(epochMs() + now());
-          const due = statsEntries.filter(([index]) => slot.sldResolved && Number(index) <= slot.eventIndex);
-          resolve(types.makeStatsReport(due.map(([, entry]) => Object.assign({ id: entry.id, timestamp: stamp },
+          resolve(types.makeStatsReport(entries.map((entry) => Object.assign({ id: entry.id, timestamp: stamp },
             entry))));
         }, family.getStatsMs);
       });
     }
 
     getSenders() { slotOf(this); return []; }
+    getLocalStreams() { slotOf(this); return []; }
+    getRemoteStreams() { slotOf(this); return []; }
+    addStream(stream) {
+      slotOf(this);
+      throw new TypeError("Failed to execute 'addStream' on 'RTCPeerConnection': parameter 1 is not of type 'MediaStream'.");
+    }
+    removeStream(stream) {
+      slotOf(this);
+      throw new TypeError("Failed to execute 'removeStream' on 'RTCPeerConnection': parameter 1 is not of type 'MediaStream'.");
+    }
+    createDTMFSender(track) {
+      slotOf(this);
+      throw new TypeError("Failed to execute 'createDTMFSender' on 'RTCPeerConnection': parameter 1 is not of type 'MediaStreamTrack'.");
+    }
+    setIdentityProvider(provider) { slotOf(this); } // Gecko
+    getIdentityAssertion() { slotOf(this); return new Promise(() => {}); } // guess: pending without an IdP
+    get peerIdentity() { // Gecko: a promise settled by a remote identity, so pending here
+      const slot = slotOf(this);
+      if (!slot.peerIdentity) slot.peerIdentity = new Promise(() => {});
+      return slot.peerIdentity;
+    }
+    get idpLoginUrl() { slotOf(this); return null; }
     getReceivers() { slotOf(this); return []; }
     getTransceivers() { slotOf(this); return []; }
     addTrack(track) {
@@ -385,7 +450,7 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
   }
   defineHandlers(RTCPeerConnection.prototype, ["negotiationneeded", "icecandidate", "icecandidateerror",
     "signalingstatechange", "iceconnectionstatechange", "icegatheringstatechange", "connectionstatechange",
-    "datachannel", "track"]);
+    "datachannel", "track", "addstream", "removestream", "addtrack"]);
   Object.defineProperty(RTCPeerConnection, "generateCertificate", {
     value: { generateCertificate(keygenAlgorithm) {
       if (arguments.length < 1) {
@@ -397,15 +462,23 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     } }.generateCertificate,
     writable: true, enumerable: true, configurable: true,
   });
-  finishInterface(RTCPeerConnection, IFACE, 0);
-  Object.defineProperty(RTCPeerConnection.prototype.createDataChannel, "length", { value: 1 });
-  Object.defineProperty(RTCPeerConnection.prototype.addTrack, "length", { value: 1 });
-  Object.defineProperty(RTCPeerConnection.prototype.removeTrack, "length", { value: 1 });
-  Object.defineProperty(RTCPeerConnection.prototype.addTransceiver, "length", { value: 1 });
-  for (const name of ["createOffer", "createAnswer", "setLocalDescription", "setRemoteDescription",
-    "addIceCandidate", "setConfiguration"]) {
-    Object.defineProperty(RTCPeerConnection.prototype[name], "length", { value: 0 });
+  // capture: method lengths (both browsers agree)
+  const LENGTHS = { addIceCandidate: 0, addStream: 1, addTrack: 1, addTransceiver: 1, createAnswer: 0,
+    createDTMFSender: 1, createDataChannel: 1, createOffer: 0, removeStream: 1, removeTrack: 1,
+    setConfiguration: 0, setLocalDescription: 0, setRemoteDescription: 1, setIdentityProvider: 1,
+    getIdentityAssertion: 0 };
+  for (const [name, length] of Object.entries(LENGTHS)) {
+    Object.defineProperty(RTCPeerConnection.prototype[name], "length", { value: length });
   }
+  const statics = {
+    cancelDiagnosticLogging() {}, startDiagnosticLogging() {}, stopDiagnosticLogging() {},
+  };
+  for (const name of family.pcStatics) {
+    if (name === "generateCertificate") continue;
+    Object.defineProperty(RTCPeerConnection, name, { value: statics[name], writable: true, enumerable: true,
+      configurable: true });
+  }
+  finishInterface(RTCPeerConnection, IFACE, 0, family.protoOrder.RTCPeerConnection.split(" "));
 
   return { RTCPeerConnection, controller };
 }

@@ -10,8 +10,9 @@ export function icesimNatives(global, family) {
   const originalToString = FunctionProto.toString;
   const nativeNames = new WeakMap();
   // Chromium and WebKit print `function X() { [native code] }`, Gecko puts it on its own line.
+  // Gecko also drops the "get "/"set " of accessor names (capture: API_FACTS.md, Firefox).
   const printNative = family === "firefox"
-    ? (name) => "function " + name + "() {\n    [native code]\n}"
+    ? (name) => "function " + name.replace(/^[gs]et (?=\S)/, "") + "() {\n    [native code]\n}"
     : (name) => "function " + name + "() { [native code] }";
 
   const patchedToString = {
@@ -35,23 +36,58 @@ export function icesimNatives(global, family) {
     if (global.console && typeof global.console.error === "function") global.console.error(error);
   };
 
-  // WebIDL shape: operations and attributes are enumerable, the tag is the interface name, the
-  // constructor's length counts its required arguments, and all of it prints as native code.
-  function finishInterface(Ctor, name, length, hidden) {
+  // The interface object a page sees: a proxy of the class, so that calling it without `new`
+  // throws the browser's text and its [[Prototype]] is the parent interface's page object.
+  const exposed = new WeakMap();
+  const noNewMessage = family === "firefox"
+    ? (name) => name + " constructor: 'new' is required"
+    : (name) => "Failed to construct '" + name + "': Please use the 'new' operator, this DOM object "
+      + "constructor cannot be called as a function.";
+  function expose(Ctor, name) {
+    const proxy = new Proxy(Ctor, {
+      apply() { throw new TypeError(noNewMessage(name)); },
+      getPrototypeOf(target) {
+        const parent = Reflect.getPrototypeOf(target);
+        return exposed.get(parent) || parent;
+      },
+    });
+    exposed.set(Ctor, proxy);
+    markNative(proxy, name);
+    return proxy;
+  }
+
+  // WebIDL shape: operations and attributes are enumerable, listed in the browser's order with
+  // `constructor` last, the tag is the interface name, the constructor's length counts its
+  // required arguments, and all of it prints as native code. `order` (names, optional) lists
+  // the members the browser has: the others are removed.
+  function finishInterface(Ctor, name, length, order) {
     const proto = Ctor.prototype;
+    const descriptors = new Map();
     for (const key of Reflect.ownKeys(proto)) {
-      if (key === "constructor") continue;
       const desc = Object.getOwnPropertyDescriptor(proto, key);
-      if (hidden && hidden.includes(key)) continue;
-      desc.enumerable = typeof key === "string";
       markNative(desc.value);
       markNative(desc.get);
       markNative(desc.set);
+      descriptors.set(key, desc);
+      delete proto[key];
+    }
+    const names = [...descriptors.keys()].filter((k) => typeof k === "string" && k !== "constructor");
+    const kept = order ? order.filter((k) => descriptors.has(k)) : names;
+    for (const key of kept) {
+      const desc = descriptors.get(key);
+      if (!("value" in desc) || typeof desc.value === "function") desc.enumerable = true;
+      else desc.configurable = false; // a WebIDL constant
       Object.defineProperty(proto, key, desc);
     }
+    const ctorDesc = descriptors.get("constructor");
+    ctorDesc.value = expose(Ctor, name);
+    Object.defineProperty(proto, "constructor", ctorDesc);
     Object.defineProperty(proto, Symbol.toStringTag, {
       value: name, writable: false, enumerable: false, configurable: true,
     });
+    for (const key of descriptors.keys()) {
+      if (typeof key === "symbol" && key !== Symbol.toStringTag) Object.defineProperty(proto, key, descriptors.get(key));
+    }
     Object.defineProperty(Ctor, "length", { value: length, configurable: true });
     for (const key of Reflect.ownKeys(Ctor)) {
       const desc = Object.getOwnPropertyDescriptor(Ctor, key);
@@ -61,9 +97,12 @@ export function icesimNatives(global, family) {
     return Ctor;
   }
 
+  // Define a global; an interface class is exposed as its page object (see expose()).
   function defineGlobal(name, value) {
-    Object.defineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
+    const page = exposed.get(value) || value;
+    Object.defineProperty(global, name, { value: page, writable: true, enumerable: false, configurable: true });
   }
+  const pageObject = (value) => exposed.get(value) || value;
 
   // --- DOMException (a bare vm context has none) ---------------------------------------------
   const EXCEPTION_CODES = {
@@ -155,12 +194,28 @@ export function icesimNatives(global, family) {
           stop: false, stopImmediate: false, canceled: false });
       }
     };
-    finishInterface(Event, "Event", 1);
-    ["NONE", "CAPTURING_PHASE", "AT_TARGET", "BUBBLING_PHASE"].forEach((key, value) => {
+    const constants = { NONE: 0, CAPTURING_PHASE: 1, AT_TARGET: 2, BUBBLING_PHASE: 3 };
+    if (family === "firefox") {
+      Object.assign(constants, { ALT_MASK: 1, CONTROL_MASK: 2, SHIFT_MASK: 4, META_MASK: 8 });
+      for (const key of ["originalTarget", "explicitOriginalTarget"]) {
+        Object.defineProperty(Event.prototype, key, { get: Object.getOwnPropertyDescriptor(
+          { get [key]() { return eventSlots.get(this).target; } }, key).get, configurable: true });
+      }
+    }
+    for (const [key, value] of Object.entries(constants)) {
       const desc = { value, writable: false, enumerable: true, configurable: false };
       Object.defineProperty(Event, key, desc);
-      Object.defineProperty(Event.prototype, key, desc);
-    });
+      Object.defineProperty(Event.prototype, key, Object.assign({}, desc, { configurable: true }));
+    }
+    // capture (API_FACTS.md): prototype member order per browser
+    finishInterface(Event, "Event", 1, (family === "firefox"
+      ? "composedPath stopPropagation stopImmediatePropagation preventDefault initEvent type target srcElement "
+        + "currentTarget eventPhase bubbles cancelable returnValue defaultPrevented composed timeStamp cancelBubble "
+        + "originalTarget explicitOriginalTarget NONE CAPTURING_PHASE AT_TARGET BUBBLING_PHASE ALT_MASK CONTROL_MASK "
+        + "SHIFT_MASK META_MASK"
+      : "type target currentTarget eventPhase bubbles cancelable defaultPrevented composed timeStamp srcElement "
+        + "returnValue cancelBubble NONE CAPTURING_PHASE AT_TARGET BUBBLING_PHASE composedPath initEvent "
+        + "preventDefault stopImmediatePropagation stopPropagation").split(" "));
 
     const flatten = (options) => (typeof options === "object" && options !== null
       ? { capture: !!options.capture, once: !!options.once, passive: !!options.passive, signal: options.signal }
@@ -207,7 +262,9 @@ export function icesimNatives(global, family) {
         return dispatchOwn(this, event, slot);
       }
     };
-    finishInterface(EventTarget, "EventTarget", 0);
+    finishInterface(EventTarget, "EventTarget", 0, (family === "firefox"
+      ? "addEventListener removeEventListener dispatchEvent" : "addEventListener dispatchEvent removeEventListener")
+      .split(" "));
     defineGlobal("Event", Event);
     defineGlobal("EventTarget", EventTarget);
   }
@@ -316,7 +373,7 @@ export function icesimNatives(global, family) {
   }
 
   return {
-    markNative, finishInterface, defineGlobal, domException, DOMException, Event, EventTarget,
+    markNative, finishInterface, defineGlobal, pageObject, domException, DOMException, Event, EventTarget,
     ownEvents, fire, defineHandlers, getHandler, now,
     report(error) { reportError(error); },
     setErrorReporter(fn) { reportError = fn; },

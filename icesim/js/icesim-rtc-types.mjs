@@ -35,6 +35,12 @@ export function icesimRtcTypes(global, natives, family, doc) {
   // An error event's own keys minus the line's "type" and "t".
   const errorKeys = keysFromDoc("icecandidateerror",
     (e) => { const { type, t, ...attributes } = e; return attributes; }, family.errorKeys);
+  // The browser's member order (family table) for the members that exist, extra ones last.
+  function orderOf(iface, members) {
+    const order = family.protoOrder[iface].split(" ");
+    const known = order.filter((k) => members.includes(k) || k === "toJSON");
+    return known.concat(members.filter((k) => !order.includes(k)));
+  }
 
   // --- RTCIceCandidate ------------------------------------------------------------------------
   const candidateSlots = new WeakMap();
@@ -74,7 +80,8 @@ export function icesimRtcTypes(global, natives, family, doc) {
       const sdpMLineIndex = init.sdpMLineIndex == null ? null : Number(init.sdpMLineIndex) & 0xffff;
       if (sdpMid === null && sdpMLineIndex === null) throw new TypeError(family.candidateNoMidMessage);
       const parsed = parseCandidate(candidate);
-      const usernameFragment = init.usernameFragment == null ? parsed.ufrag : String(init.usernameFragment);
+      // capture: the browsers do not read usernameFragment from the candidate string.
+      const usernameFragment = init.usernameFragment == null ? null : String(init.usernameFragment);
       delete parsed.ufrag;
       candidateSlots.set(this, Object.assign(parsed, { candidate, sdpMid, sdpMLineIndex, usernameFragment,
         relayProtocol: null, url: null }));
@@ -84,14 +91,21 @@ export function icesimRtcTypes(global, natives, family, doc) {
     toJSON() {
       const slot = slotOf(candidateSlots, this);
       const out = {};
-      for (const key of family.candidateJSONKeys) out[key] = slot[key] === undefined ? null : slot[key];
+      for (const key of family.candidateJSONKeys) {
+        const value = slot[key] === undefined ? null : slot[key];
+        // capture (Chromium): null sdpMid/sdpMLineIndex are left out, a null ufrag reads "".
+        if (family.candidateJSONOmitsNull && value === null && key !== "candidate") {
+          if (key === "usernameFragment") out[key] = "";
+          continue;
+        }
+        out[key] = value;
+      }
       return out;
     },
   }.toJSON;
-  if (family.candidateToJSONFirst) Object.defineProperty(RTCIceCandidate.prototype, "toJSON", { value: candidateToJSON, writable: true, configurable: true });
+  Object.defineProperty(RTCIceCandidate.prototype, "toJSON", { value: candidateToJSON, writable: true, configurable: true });
   defineGetters(RTCIceCandidate.prototype, candidateSlots, candidateKeys);
-  if (!family.candidateToJSONFirst) Object.defineProperty(RTCIceCandidate.prototype, "toJSON", { value: candidateToJSON, writable: true, configurable: true });
-  finishInterface(RTCIceCandidate, "RTCIceCandidate", 0);
+  finishInterface(RTCIceCandidate, "RTCIceCandidate", 0, orderOf("RTCIceCandidate", candidateKeys));
   function makeCandidate(dict) {
     const candidate = Object.create(RTCIceCandidate.prototype);
     const slot = {};
@@ -117,17 +131,14 @@ export function icesimRtcTypes(global, natives, family, doc) {
       iceEventSlots.set(this, { candidate, url: init.url == null ? null : String(init.url) });
     }
   }
-  defineGetters(RTCPeerConnectionIceEvent.prototype, iceEventSlots,
-    family.iceEventHasUrl ? ["candidate", "url"] : ["candidate"]);
-  finishInterface(RTCPeerConnectionIceEvent, "RTCPeerConnectionIceEvent", 1);
+  const iceEventKeys = family.iceEventHasUrl ? ["candidate", "url"] : ["candidate"];
+  defineGetters(RTCPeerConnectionIceEvent.prototype, iceEventSlots, iceEventKeys);
+  finishInterface(RTCPeerConnectionIceEvent, "RTCPeerConnectionIceEvent", 1, iceEventKeys);
 
   const errorEventSlots = new WeakMap();
   class RTCPeerConnectionIceErrorEvent extends Event {
     constructor(type, eventInitDict) {
-      if (arguments.length < 2) {
-        throw new TypeError("Failed to construct 'RTCPeerConnectionIceErrorEvent': 2 arguments required, but only "
-          + arguments.length + " present.");
-      }
+      if (arguments.length < 2) throw new TypeError(family.errorEventArgsMessage(arguments.length));
       super(type, eventInitDict);
       const init = eventInitDict == null ? {} : eventInitDict;
       if (init.errorCode === undefined) {
@@ -135,12 +146,14 @@ export function icesimRtcTypes(global, natives, family, doc) {
           + "property from 'RTCPeerConnectionIceErrorEventInit': Required member is undefined.");
       }
       const slot = {};
-      for (const key of errorKeys) slot[key] = init[key] === undefined ? (key === "errorText" || key === "url" ? "" : null) : init[key];
+      const defaults = family.errorEventDefaults;
+      for (const key of errorKeys) slot[key] = init[key] === undefined ? (key in defaults ? defaults[key] : null) : init[key];
       errorEventSlots.set(this, slot);
     }
   }
   defineGetters(RTCPeerConnectionIceErrorEvent.prototype, errorEventSlots, errorKeys);
-  finishInterface(RTCPeerConnectionIceErrorEvent, "RTCPeerConnectionIceErrorEvent", 2);
+  finishInterface(RTCPeerConnectionIceErrorEvent, "RTCPeerConnectionIceErrorEvent", 2,
+    orderOf("RTCPeerConnectionIceErrorEvent", errorKeys));
 
   function makeIceEvent(candidateDict) {
     return new RTCPeerConnectionIceEvent("icecandidate",
@@ -169,15 +182,19 @@ export function icesimRtcTypes(global, natives, family, doc) {
         sdp: init.sdp == null ? "" : String(init.sdp) });
     }
   }
-  const descriptionToJSON = {
+  const descriptionMembers = {
+    get type() { return slotOf(descriptionSlots, this).type; },
+    set type(value) { // capture: a setter exists in both browsers
+      const v = String(value);
+      if (DESCRIPTION_TYPES.includes(v)) slotOf(descriptionSlots, this).type = v;
+    },
+    get sdp() { return slotOf(descriptionSlots, this).sdp; },
+    set sdp(value) { slotOf(descriptionSlots, this).sdp = value == null ? "" : String(value); },
     toJSON() { const slot = slotOf(descriptionSlots, this); return { type: slot.type, sdp: slot.sdp }; },
-  }.toJSON;
-  const defineDescriptionToJSON = () => Object.defineProperty(RTCSessionDescription.prototype, "toJSON",
-    { value: descriptionToJSON, writable: true, configurable: true });
-  if (family.descriptionToJSONFirst) defineDescriptionToJSON();
-  defineGetters(RTCSessionDescription.prototype, descriptionSlots, ["type", "sdp"]);
-  if (!family.descriptionToJSONFirst) defineDescriptionToJSON();
-  finishInterface(RTCSessionDescription, "RTCSessionDescription", 0);
+  };
+  Object.defineProperties(RTCSessionDescription.prototype, Object.getOwnPropertyDescriptors(descriptionMembers));
+  finishInterface(RTCSessionDescription, "RTCSessionDescription", family.sessionDescriptionLength,
+    family.protoOrder.RTCSessionDescription.split(" "));
   function makeDescription(type, sdp) {
     const description = Object.create(RTCSessionDescription.prototype);
     descriptionSlots.set(description, { type, sdp });
@@ -190,7 +207,8 @@ export function icesimRtcTypes(global, natives, family, doc) {
     constructor(token) { if (token !== ILLEGAL) throw new TypeError(family.illegalConstructor); }
     get size() { return slotOf(reportSlots, this).size; }
     entries() { return slotOf(reportSlots, this).entries(); }
-    forEach(callback, thisArg) {
+    forEach(callback) {
+      const thisArg = arguments[1];
       const map = slotOf(reportSlots, this);
       if (typeof callback !== "function") {
         throw new TypeError("Failed to execute 'forEach' on 'RTCStatsReport': The callback provided as parameter 1 is not a function.");
@@ -205,7 +223,7 @@ export function icesimRtcTypes(global, natives, family, doc) {
   Object.defineProperty(RTCStatsReport.prototype, Symbol.iterator, {
     value: RTCStatsReport.prototype.entries, writable: true, enumerable: false, configurable: true,
   });
-  finishInterface(RTCStatsReport, "RTCStatsReport", 0);
+  finishInterface(RTCStatsReport, "RTCStatsReport", 0, family.protoOrder.RTCStatsReport.split(" "));
   function makeStatsReport(entries) {
     const report = new RTCStatsReport(ILLEGAL);
     reportSlots.set(report, new Map(entries.map((entry) => [entry.id, entry])));
@@ -236,7 +254,11 @@ export function icesimRtcTypes(global, natives, family, doc) {
         natives.fire(this, new Event("close"));
       });
     }
-    send() {
+    get reliable() { // Chromium's legacy attribute
+      const slot = slotOf(channelSlots, this);
+      return slot.maxRetransmits === null && slot.maxPacketLifeTime === null;
+    }
+    send(data) {
       slotOf(channelSlots, this);
       throw domException("InvalidStateError", family.sendNotOpenMessage);
     }
@@ -244,7 +266,7 @@ export function icesimRtcTypes(global, natives, family, doc) {
   defineGetters(RTCDataChannel.prototype, channelSlots, ["label", "ordered", "maxPacketLifeTime",
     "maxRetransmits", "protocol", "negotiated", "id", "readyState", "bufferedAmount"]);
   defineHandlers(RTCDataChannel.prototype, ["open", "bufferedamountlow", "error", "closing", "close", "message"]);
-  finishInterface(RTCDataChannel, "RTCDataChannel", 0);
+  finishInterface(RTCDataChannel, "RTCDataChannel", 0, family.protoOrder.RTCDataChannel.split(" "));
   function makeDataChannel(label, options, schedule) {
     const channel = new RTCDataChannel(ILLEGAL);
     const opts = options == null ? {} : options;
@@ -264,9 +286,14 @@ export function icesimRtcTypes(global, natives, family, doc) {
     });
     return channel;
   }
+  // pc.close(): the channel is closed at once, its events follow as a task (capture).
   function closeDataChannel(channel) {
     const slot = channelSlots.get(channel);
-    if (slot) slot.readyState = "closed";
+    if (!slot || slot.readyState === "closed") return;
+    slot.readyState = "closed";
+    slot.schedule(() => {
+      for (const type of family.dataChannelCloseEvents) natives.fire(channel, new Event(type));
+    });
   }
 
   return {

@@ -13,6 +13,7 @@ import { icesimClock } from "./icesim-clock.mjs";
 import { icesimFamily } from "./icesim-family.mjs";
 import { icesimRtcTypes } from "./icesim-rtc-types.mjs";
 import { icesimPeerConnection } from "./icesim-peer.mjs";
+import { icesimConfiguration } from "./icesim-config.mjs";
 
 /**
  * Build the icesim kit of one realm: { natives, VirtualClock, installIcesim(doc, options), family }.
@@ -30,7 +31,8 @@ export function icesimRealm(global, familyName) {
     const familyKey = doc.family || String(doc.browser || "chrome").split("@")[0];
     const family = icesimFamily(familyKey);
     const types = icesimRtcTypes(global, natives, family, doc);
-    const peer = icesimPeerConnection(global, natives, types, family, doc, opts);
+    const validate = icesimConfiguration(global, family.name, natives.domException);
+    const peer = icesimPeerConnection(global, natives, types, family, doc, opts, validate);
     const exposed = {
       RTCPeerConnection: peer.RTCPeerConnection,
       RTCIceCandidate: types.RTCIceCandidate,
@@ -64,7 +66,8 @@ export function icesimRealm(global, familyName) {
 
 /** Source text of a function `(global, familyName) => kit` to evaluate inside another realm. */
 export function icesimRealmSource() {
-  const parts = [icesimNatives, icesimClock, icesimFamily, icesimRtcTypes, icesimPeerConnection, icesimRealm];
+  const parts = [icesimNatives, icesimClock, icesimFamily, icesimRtcTypes, icesimConfiguration, icesimPeerConnection,
+    icesimRealm];
   return "(function (global, familyName) {\n\"use strict\";\n"
     + parts.map((fn) => Function.prototype.toString.call(fn)).join("\n")
     + "\nreturn icesimRealm(global, familyName);\n})";

@@ -6,6 +6,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import vm from "node:vm";
 
 /** A job-level problem with the detector: the runner prints `detector: ...` and exits 2. */
@@ -19,6 +20,13 @@ export class DetectorError extends Error {
 function syntaxErrorLine(error, file) {
   const first = String(error && error.stack || "").split("\n")[0];
   const match = /:(\d+)$/.exec(first);
+  return `${file}:${match ? match[1] : "?"}: ${error.message}`;
+}
+
+// vm.SourceTextModule's SyntaxError carries no location (Node 20): ask `node --check` once.
+function moduleSyntaxErrorLine(error, file) {
+  const check = spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 10000 });
+  const match = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+)$`, "m").exec(check.stderr || "");
   return `${file}:${match ? match[1] : "?"}: ${error.message}`;
 }
 
@@ -57,7 +65,7 @@ export class Detector {
         const probe = new vm.SourceTextModule(source, { identifier: this.file, context: vm.createContext({}) });
         this.cachedData = probe.createCachedData();
       } catch (error) {
-        throw new DetectorError(syntaxErrorLine(error, this.file));
+        throw new DetectorError(moduleSyntaxErrorLine(error, this.file));
       }
     }
     this.sources = new Map([[this.file, source]]);

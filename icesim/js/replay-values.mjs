@@ -31,7 +31,7 @@ export function toJSONSafe(value) {
 
 function convert(value, path, depth, topLevel) {
   switch (typeof value) {
-    case "undefined": return null;
+    case "undefined": return topLevel ? null : undefined;
     case "boolean": case "string": return value;
     case "number": return Number.isFinite(value) ? value : null;
     case "bigint": return value.toString();
