@@ -196,7 +196,7 @@ def probe(path: Path) -> dict:
 def probed(request):
     """(browser, capture, the capture page's result when run as a detector by the replay
     runner on a replay of that capture)."""
-    return family_dir(request.param), load(request.param), probe(request.param)
+    return family_dir(request.param), request.param.stem, load(request.param), probe(request.param)
 
 
 @pytest.mark.parametrize("area", api_compare.AREAS)
@@ -204,10 +204,10 @@ def test_module_matches_capture(probed, area):
     """The module, replaying a capture, shows the page what the browser showed: API surface,
     constructor errors, call/event order and times, states, event objects, stats, close().
     Differences explained in API_FACTS.md are listed in api_known.py."""
-    browser, cap, mod = probed
+    browser, scenario, cap, mod = probed
     assert not mod["_errors"], mod["_errors"][:3]
     differences = getattr(api_compare, f"area_{area}")(cap, mod)
-    unexplained = [d for d in differences if known_item(browser, area, d) is None]
+    unexplained = [d for d in differences if known_item(browser, area, d, scenario) is None]
     assert unexplained == [], "\n".join(unexplained[:40])
 
 
@@ -217,7 +217,7 @@ def test_every_known_difference_still_occurs():
     found = []
     for path in FILES:
         cap, mod = load(path), probe(path)
-        found += [(family_dir(path), area, line) for area in api_compare.AREAS
+        found += [(family_dir(path), area, line, path.stem) for area in api_compare.AREAS
                   for line in getattr(api_compare, f"area_{area}")(cap, mod)]
     stale = [k for k in KNOWN if not any(k.covers(*f) for f in found)]
     assert stale == []
