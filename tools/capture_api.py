@@ -10,6 +10,11 @@ loopback STUN servers) and a silent UDP drop of port 3999 there (the dead STUN s
 
     python tools/capture_api.py --prefix icp --browser chromium SCENARIO...
     python tools/capture_api.py --prefix icp --browser firefox SCENARIO...
+    python tools/capture_api.py --prefix icp --browser chromium --replay --out DIR SCENARIO...
+
+`--replay` runs the same page in the same browser, but the page first installs icesim's replay
+module (icesim/js, real clock) with a replay document of the scenario's capture: the probes
+then read the module in a real page, and the differences from the capture are printed.
 
 Writes tests/data/chromium156/api/<scenario>.json or tests/data/firefox/api/<scenario>.json.
 Needs root, iproute2, nftables, coturn and the browser. Nothing leaves the namespaces.
@@ -30,7 +35,7 @@ import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from capture_chromium import SERVER, setup, sh, teardown
+from capture_chromium import setup, sh, teardown
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,6 +44,32 @@ DEAD = {"urls": "stun:198.51.100.1:3999"}  # UDP to it dropped silently in <pref
 TURN = {"urls": ["turn:198.51.100.1:3478?transport=udp", "turn:198.51.100.1:3478?transport=tcp"],
         "username": "test", "credential": "secret"}
 ALL_PARTS = "surface,badinput,main,close"
+
+# The page's HTTP server inside the browser's namespace: the page, the replay module's files
+# (for --replay), the replay document; the page POSTs its result, written atomically.
+SERVER = r'''
+import http.server, sys, pathlib
+page, out, js, doc = map(pathlib.Path, sys.argv[1:5])
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        name = path.rsplit("/", 1)[-1]
+        if path == "/page.html":
+            body, kind = page.read_bytes(), "text/html"
+        elif path.startswith("/icesim/js/") and name.endswith(".mjs") and (js / name).is_file():
+            body, kind = (js / name).read_bytes(), "text/javascript"
+        elif path == "/doc.json" and doc.is_file():
+            body, kind = doc.read_bytes(), "application/json"
+        else:
+            self.send_response(404); self.end_headers(); return
+        self.send_response(200); self.send_header("Content-Type", kind); self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        tmp = out.with_suffix(".part"); tmp.write_bytes(data); tmp.rename(out)
+        self.send_response(204); self.end_headers()
+http.server.HTTPServer(("127.0.0.1", 8000), H).serve_forever()
+'''
 
 # name: page parameters (cfg, media, sld, parts, wait)
 SCENARIOS: dict[str, dict] = {
@@ -83,16 +114,21 @@ def browser_cmd(browser: str, profile: Path, url: str) -> list[str]:
     return ["firefox-esr", "--headless", "--new-instance", "--no-remote", "--profile", str(profile), url]
 
 
-def run(prefix: str, browser: str, name: str, outdir: Path, work: Path) -> None:
+def run(prefix: str, browser: str, name: str, outdir: Path, work: Path, replay: Path | None = None) -> None:
+    """One scenario in one fresh browser; with `replay` (a replay document) the page first
+    installs icesim's replay module with it and probes the module instead of the browser."""
     params = dict(SCENARIOS[name])
     ns = ["ip", "netns", "exec", f"{prefix}cap"]
     result = work / f"{name}.result"
     profile = Path(tempfile.mkdtemp(prefix=f"{prefix}-{browser}-", dir=work))
     query = {k: (json.dumps(v) if k == "cfg" else v) for k, v in params.items()}
     query.setdefault("wait", "20")
+    if replay is not None:
+        query["replay"] = "/doc.json"
     url = "http://127.0.0.1:8000/page.html?" + urllib.parse.urlencode(query)
     cmd = browser_cmd(browser, profile, url)
-    server = subprocess.Popen([*ns, sys.executable, "-c", SERVER, str(HERE / "capture_api_page.html"), str(result)])
+    server = subprocess.Popen([*ns, sys.executable, "-c", SERVER, str(HERE / "capture_api_page.html"), str(result),
+                               str(ROOT / "icesim/js"), str(replay or work / "no-doc.json")])
     time.sleep(0.8)
     proc = subprocess.Popen([*ns, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -111,6 +147,7 @@ def run(prefix: str, browser: str, name: str, outdir: Path, work: Path) -> None:
     cmd = [c.replace(str(profile), "PROFILE_DIR") for c in cmd]
     version = sh(cmd[0], "--version").stdout.strip()
     meta = {"name": name, "browser": browser, "version": version, "cmd": cmd, "page": "tools/capture_api_page.html",
+            "replayed": replay is not None,
             "params": params, "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
             "network": f"{prefix}cap eth0 198.51.100.2/24 2001:db8:5::2/64; coturn on 198.51.100.1:3478 in {prefix}gw; "
                        "UDP to 198.51.100.1:3999 dropped"}
@@ -120,13 +157,39 @@ def run(prefix: str, browser: str, name: str, outdir: Path, work: Path) -> None:
     print(name, page.get("fatal") or main.get("constructorError") or " ".join(kinds), flush=True)
 
 
+def replay_document(browser: str, name: str, work: Path) -> Path:
+    """The replay document of the scenario's capture (tests/replay/api_capture_doc.py)."""
+    sys.path.insert(0, str(ROOT / "tests/replay"))
+    import api_capture_doc
+    path = work / f"{name}.doc.json"
+    path.write_text(json.dumps(api_capture_doc.replay_document(OUT[browser] / f"{name}.json")))
+    return path
+
+
+def report_differences(browser: str, name: str, replayed: Path) -> None:
+    """Print how the module in the page differed from the browser (tests/replay/api_compare.py)."""
+    import api_compare
+    cap, mod = api_compare.load(OUT[browser] / f"{name}.json"), api_compare.load(replayed)
+    mod.setdefault("_errors", mod.get("replayErrors", []))
+    for area in api_compare.AREAS:
+        for line in getattr(api_compare, f"area_{area}")(cap, mod):
+            print(f"  [{area}] {line}", flush=True)
+    for line in mod["_errors"]:
+        print(f"  [errors] {line.splitlines()[0]}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", required=True)
     ap.add_argument("--browser", choices=["chromium", "firefox"], required=True)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--replay", action="store_true",
+                    help="probe icesim's replay module in the page instead of the browser: each scenario's capture "
+                         "(tests/data/.../api/) is replayed; needs --out; prints the differences per area")
     ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
+    if args.replay and not args.out:
+        ap.error("--replay needs --out (the captures themselves stay as they are)")
     outdir = args.out or OUT[args.browser]
     outdir.mkdir(parents=True, exist_ok=True)
     unknown = [n for n in args.scenarios if n not in SCENARIOS]
@@ -139,7 +202,10 @@ def main() -> None:
         turn = start_servers(args.prefix, work)
         time.sleep(1.0)
         for name in args.scenarios or list(SCENARIOS):
-            run(args.prefix, args.browser, name, outdir, work)
+            doc = replay_document(args.browser, name, work) if args.replay else None
+            run(args.prefix, args.browser, name, outdir, work, doc)
+            if doc is not None and (outdir / f"{name}.json").exists():
+                report_differences(args.browser, name, outdir / f"{name}.json")
     finally:
         if turn is not None:
             turn.terminate()
