@@ -1,6 +1,7 @@
 # icesim developer tasks. `make test` works alone on a fresh Debian machine: it installs the
-# Python package (with test extras), coturn, the lab's tools (iproute2, nftables) and the
-# conformance suite's browsers (chromium, firefox-esr) first, each only when missing.
+# Python package (with test extras), coturn, the lab's tools (iproute2, nftables), Node.js (the
+# replay runner, `icesim replay`) and the conformance suite's browsers (chromium, firefox-esr)
+# first, each only when missing.
 
 PYTHON ?= python3
 PIP_FLAGS ?= --quiet --disable-pip-version-check --root-user-action=ignore
@@ -47,14 +48,20 @@ LAB_TOOLS := ip:iproute2 nft:nftables unshare:util-linux nsenter:util-linux setp
 deps-lab:
 	$(call apt_install,the network lab,$(LAB_TOOLS))
 
-test: install deps-system deps-browsers
+test: install deps-system deps-node deps-browsers
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 
 bench: install
 	icesim bench
+	node --experimental-vm-modules --no-warnings icesim/js/replay-bench.mjs
 
 # The conformance suite's oracles (tests/conformance): headless Chromium and Firefox ESR; its
 # namespaces need deps-lab's iproute2 and nftables.
+# `icesim replay` runs JavaScript detectors in Node.js (Debian's nodejs: node >= 18).
+.PHONY: deps-node
+deps-node:
+	$(call apt_install,icesim replay,node:nodejs)
+
 .PHONY: deps-browsers conformance
 deps-browsers: deps-lab
 	$(call apt_install,the conformance suite,chromium:chromium firefox-esr:firefox-esr)

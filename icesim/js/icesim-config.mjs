@@ -88,7 +88,7 @@ export function icesimConfiguration(global, familyName, domException) {
           throw fail("TypeError", text.urlsMissing(), op, firefox ? "bare" : "webidl");
         }
         servers.push({ urls: typeof urls === "string" ? [urls] : Array.from(urls, String),
-          username: server.username, credential: server.credential });
+          url: server.url, username: server.username, credential: server.credential });
       }
     }
     for (const [member, [type, values]] of Object.entries(ENUMS)) {

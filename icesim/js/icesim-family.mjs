@@ -93,7 +93,7 @@ export function icesimFamily(name) {
     dataChannelCloseEvents: ["close"], // capture
     candidateJSONOmitsNull: false, // guess
     errorEventDefaults: { address: null, port: null, url: "", errorText: "" }, // guess
-    negotiationNeededWhileBusy: false, // capture: no negotiationneeded when createOffer follows at once
+    negotiationNeededWhileBusy: false, // capture: a new task after the chain empties (see icesim-peer)
     candidateKeys: CANDIDATE_KEYS, // capture: no relayProtocol, no url
     candidateJSONKeys: ["candidate", "sdpMLineIndex", "sdpMid", "usernameFragment"], // capture
     errorKeys: ["address", "port", "url", "errorCode", "errorText"], // capture: no hostCandidate
@@ -136,6 +136,7 @@ export function icesimFamily(name) {
           const out = {};
           if (s.credential !== undefined) out.credential = s.credential;
           out.credentialType = "password";
+          if (s.url !== undefined) out.url = s.url; // capture: the legacy key is kept
           out.urls = s.urls;
           if (s.username !== undefined) out.username = s.username;
           return out;

@@ -80,18 +80,25 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     });
   }
 
-  // webrtc-pc "update the negotiation-needed flag", as Chromium and Gecko differ (family table).
+  // webrtc-pc "update the negotiation-needed flag": a task; while operations are queued it waits
+  // for the chain to empty. Chromium then fires it just before the operation's promise settles;
+  // Gecko checks again in a new task, by when a prompt setLocalDescription() has queued another
+  // operation, so it fires only when the page is slow to call it (captures, both browsers).
   function negotiationNeeded(pc, slot) {
     schedule(() => {
       if (slot.closed || slot.signalingState !== "stable") return;
-      if (slot.operations > 0) { if (family.negotiationNeededWhileBusy) slot.negotiationDeferred = true; return; }
+      if (slot.operations > 0) { slot.negotiationDeferred = true; return; }
       fireSimple(pc, "negotiationneeded");
     }, 0);
   }
   function fireDeferredNegotiationNeeded(pc, slot) {
     if (!slot.negotiationDeferred) return;
     slot.negotiationDeferred = false;
-    if (!slot.closed && slot.signalingState === "stable") fireSimple(pc, "negotiationneeded");
+    const fireIfIdle = () => {
+      if (!slot.closed && slot.signalingState === "stable" && slot.operations === 0) fireSimple(pc, "negotiationneeded");
+    };
+    if (family.negotiationNeededWhileBusy) fireIfIdle();
+    else schedule(fireIfIdle, 0);
   }
 
   function startReplay(pc, slot, anchor, sldCall, sldResolveAt) {
@@ -179,21 +186,26 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     const firefox = family.statsIds === "firefox";
     const pc = docStatTypes.has("peer-connection") ? []
       : [{ id: ids.pc, type: "peer-connection", dataChannelsClosed: 0, dataChannelsOpened: 0 }];
-    if (slot.closed && family.statsAfterClose === "peer-connection") return pc;
-    const channels = docStatTypes.has("data-channel") ? [] : slot.channels.map((channel, i) => {
+    // Gecko drops a closed channel from the report (capture).
+    const channels = docStatTypes.has("data-channel") || (slot.closed && firefox) ? [] : slot.channels.map((channel, i) => {
       if (!ids.channels[i]) ids.channels[i] = ids.channel(i);
       return { id: ids.channels[i], type: "data-channel", bytesReceived: 0, bytesSent: 0, label: channel.label,
         messagesReceived: 0, messagesSent: 0, protocol: channel.protocol, state: channel.readyState };
     });
-    const candidates = statsEntries.filter(([index]) => slot.sldResolved && Number(index) <= slot.eventIndex)
-      .map(([, entry]) => entry);
+    // The document's entries due so far; its peer-connection entry is there from the start.
+    const due = statsEntries.filter(([index, entry]) => entry.type === "peer-connection"
+      || (slot.sldResolved && Number(index) <= slot.eventIndex)).map(([, entry]) => entry);
+    const duePc = due.filter((entry) => entry.type === "peer-connection");
+    const candidates = due.filter((entry) => entry.type !== "peer-connection");
     const transport = !slot.sldResolved || docStatTypes.has("transport") ? [] : [firefox
       ? { id: ids.transport, type: "transport", dtlsState: "new", iceLocalUsernameFragment: ufrag,
         iceRole: "controlling", iceState: "checking" }
       : { id: ids.transport, type: "transport", bytesReceived: 0, bytesSent: 0, dtlsRole: "unknown",
         dtlsState: "new", iceLocalUsernameFragment: ufrag, iceRole: "controlling", iceState: "new",
         packetsReceived: 0, packetsSent: 0, selectedCandidatePairChanges: 0 }];
-    const all = pc.concat(channels, candidates, transport);
+    let all = pc.concat(duePc, channels, candidates, transport);
+    // Chromium: after close() the report holds the peer-connection entry only (capture).
+    if (slot.closed && family.statsAfterClose === "peer-connection") all = all.filter((e) => e.type === "peer-connection");
     // Chromium's report is a map sorted by id; Gecko lists pc, channels, candidates, transport.
     return firefox ? all : all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -372,7 +372,13 @@ export function icesimNatives(global, family) {
     }
   }
 
+  // Make an existing object (the page's global) an event target of our own EventTarget.
+  function adoptEventTarget(object) {
+    if (ownEvents && !listenerLists.has(object)) listenerLists.set(object, new Map());
+  }
+
   return {
+    adoptEventTarget,
     markNative, finishInterface, defineGlobal, pageObject, domException, DOMException, Event, EventTarget,
     ownEvents, fire, defineHandlers, getHandler, now,
     report(error) { reportError(error); },

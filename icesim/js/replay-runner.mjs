@@ -24,6 +24,12 @@ const pageScript = new vm.Script(`(function installPage(host) {
   const def = (name, value, enumerable) => Object.defineProperty(g, name,
     { value, writable: true, enumerable: enumerable !== false, configurable: true });
   for (const name of ["window", "self", "frames", "parent", "top"]) def(name, g);
+  // window is an EventTarget ([object Window]): addEventListener & co. work on it.
+  class Window extends N.EventTarget { constructor() { throw new TypeError("Illegal constructor"); } }
+  N.finishInterface(Window, "Window", 0);
+  N.defineGlobal("Window", Window);
+  N.adoptEventTarget(g);
+  Object.setPrototypeOf(g, Window.prototype);
   class Navigator {
     constructor() { throw new TypeError("Illegal constructor"); }
     get userAgent() { return host.userAgent; }
@@ -235,7 +241,9 @@ async function main() {
   }
   if (process.env.ICESIM_RUNNER_STATS) {
     const ms = performance.now() - started;
-    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} sessions/s)\n`);
+    const rssMb = process.memoryUsage().rss / 1048576;
+    process.stderr.write(`runner: ${sessions} sessions in ${ms.toFixed(1)} ms (${(sessions / (ms / 1000)).toFixed(0)} `
+      + `sessions/s, ${rssMb.toFixed(0)} MB RSS)\n`);
   }
 }
 

@@ -151,7 +151,11 @@ function talk(callback, page) {
   console.log("Found IP:", "10.0.0.1");
   console.warn("Potential Bot Detected:", { isBot: true });
   for (let i = 0; i < 10; i++) console.log("line", i);
-  callback(navigator.userAgent === page.userAgent && window === globalThis && self === window);
+  let pinged = 0;
+  window.addEventListener("ping", () => pinged++);
+  window.dispatchEvent(new Event("ping"));
+  callback(navigator.userAgent === page.userAgent && window === globalThis && self === window && pinged === 1
+           && window instanceof EventTarget && Object.prototype.toString.call(window) === "[object Window]");
 }
 """
 
@@ -221,3 +225,15 @@ def test_real_clock_mode_runs_the_same_timeline(tmp_path):
     assert result["status"] == "callback"
     assert result["value"] == pytest.approx(doc["events"][-1]["t"], abs=0.1)
     assert wall_ms >= doc["events"][-1]["t"]  # it really waited
+
+
+def test_the_benchmark_runs_and_prints_its_figures():
+    import subprocess
+    from js_helpers import NODE, ROOT
+    proc = subprocess.run([NODE, "--experimental-vm-modules", "--no-warnings", str(ROOT / "icesim/js/replay-bench.mjs"),
+                           "20"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.strip().splitlines()
+    assert first.startswith("40 s session: settled at 39895.8 ms of browser time in ")
+    assert second.startswith("throughput: 20 sessions in ")
+    print("\n" + proc.stdout)
