@@ -22,22 +22,13 @@ class Known:
                 and self.scenario in ("*", scenario))
 
 
-# Items 1-6, 9, 11-19 were fixed in the module (js 488d1c2); what is left:
+# Items 1-6, 8-20 were fixed in the module (js 488d1c2, 1d69020); what is left:
 KNOWN: tuple[Known, ...] = (
     # 7: Chrome's certificate entry is not in the document (icesim/replay/stats.py on cli)
     Known("chromium156", "stats", "statsAtEnd.types", 7),
-    # 7: Firefox drops the data-channel entry after close() (and, in F/dead_stun, once the
-    # page's unreferenced channel was garbage-collected: the browser's doing, not to copy)
-    Known("firefox", "stats", "statsAfterClose.types", 7),
-    Known("firefox", "close", "close.afterClose.getStats.value", 7),
+    # 7: F/dead_stun: the browser garbage-collected the page's unreferenced channel, so its
+    # data-channel entry is gone (the browser's doing, not to copy)
     Known("firefox", "stats", "statsAtEnd.types", 7, "dead_stun"),
-    # 8: Chrome's report after close() holds the peer-connection entry
-    Known("chromium156", "stats", "statsAfterClose.types", 8),
-    Known("chromium156", "close", "close.afterClose.getStats.value", 8),
-    # 10: Firefox keeps a legacy `url` key in getConfiguration()
-    Known("firefox", "badinput", "(legacy key).getConfiguration", 10),
-    # 20: Firefox's negotiationneeded when the page does not call SLD at once
-    Known("firefox", "timeline", "resolve:createOffer event:negotiationneeded call:setLocalDescription", 20),
 )
 
 
