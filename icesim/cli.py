@@ -237,6 +237,10 @@ from .cli_lab import lab_group  # noqa: E402  (a command module of its own)
 
 cli.add_command(lab_group)
 
+from .cli_replay import replay_cmd  # noqa: E402  (a command module of its own)
+
+cli.add_command(replay_cmd)
+
 
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit 2."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,6 +32,8 @@ SESSIONS_SCHEMA = pa.schema([
     ("page_timeout_ms", pa.float64()), ("page_error", pa.string()), ("events", pa.string()),
     ("browser_ms", pa.float64()), ("wall_ms", pa.float64()), ("loop_lag_ms", pa.float64()), ("sdp", pa.string()),
     ("lab_topology", pa.string()),  # `icesim dataset --lab`: the lab the session ran in (null in-process)
+    ("media", pa.string()), ("bundle_policy", pa.string()),  # page.media (comma-separated), page.bundle_policy
+    ("stubbed_events", pa.string()),  # stubbed_callback: every event, the swallowed candidates included
 ])
 
 _B, _I, _F, _S = pa.bool_(), pa.int64(), pa.float64(), pa.string()
@@ -153,6 +155,16 @@ def read_table(directory: Path, fmt: str) -> pa.Table:
         return pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({})
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
     return pa.Table.from_pylist(rows)
+
+
+def iter_rows(directory: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    """Every finished part's rows as dicts, in part order, one part in memory at a time."""
+    for f in sorted(Path(directory).glob(f"part-*.{fmt}")):
+        if fmt == "parquet":
+            yield from pq.read_table(f).to_pylist()
+        else:
+            with open(f, encoding="utf-8") as lines:
+                yield from (json.loads(line) for line in lines if line.strip())
 
 
 def read_column(directory: Path, fmt: str, column: str) -> list[Any]:

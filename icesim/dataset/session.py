@@ -153,6 +153,7 @@ def session_row(plan: SessionPlan, raw: list[dict[str, Any]], time_scale: float,
     shared by in-process sessions and `--lab` ones (dataset/lab_sessions.py)."""
     p = plan.profile
     events: list[dict[str, Any]] = []
+    swallowed = False  # candidates the page's replaced callback never heard
     sdp = None
     browser = f"{p.browser}@{plan.browser_version}"
     for event in raw:
@@ -163,6 +164,7 @@ def session_row(plan: SessionPlan, raw: list[dict[str, Any]], time_scale: float,
             sdp = event["sdp"]  # its own column: what the page reads after gathering
             continue
         if p.webrtc == "stubbed_callback" and event["type"] == "icecandidate":
+            swallowed = True
             continue  # the page replaced onicecandidate: candidates never reach its code
         events.append(event)
     return {
@@ -182,4 +184,10 @@ def session_row(plan: SessionPlan, raw: list[dict[str, Any]], time_scale: float,
         "loop_lag_ms": loop_lag_ms,
         "sdp": sdp,
         "lab_topology": lab_topology,  # the `icesim lab` topology the session ran in; None = in-process
+        # The offer's m-lines and bundle policy: `icesim replay` renders the page's SDP from them.
+        "media": ",".join(p.media), "bundle_policy": p.bundle_policy,
+        # stubbed_callback: the whole stream, swallowed candidates included (they still reach
+        # pc.localDescription and getStats, which `icesim replay` renders); null otherwise.
+        "stubbed_events": json.dumps([e for e in raw if e["type"] not in ("meta", "localdescription")],
+                                     separators=(",", ":")) if swallowed else None,
     }
