@@ -107,18 +107,45 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     if (!events.length) { finish(); return; }
     const nominalSld = anchor + offerMs;
     const shift = sldCall > nominalSld ? sldCall - nominalSld : 0;
-    events.forEach((event, index) => {
-      const at = Math.max(anchor + Number(event.t) + shift, sldResolveAt);
-      const id = schedule(() => {
-        slot.timers.delete(id);
-        dispatchReplayEvent(pc, slot, event, index);
-        if (index === events.length - 1) finish();
-      }, at - now());
-      slot.timers.add(id);
-    });
+    const times = events.map((event) => Math.max(anchor + Number(event.t) + shift, sldResolveAt));
+    const dispatch = (index) => {
+      dispatchReplayEvent(pc, slot, events[index], index);
+      if (index === events.length - 1) finish();
+    };
+    if (clock) {
+      // The virtual clock keeps same-time timers in creation order: one timer per event.
+      events.forEach((event, index) => {
+        const id = schedule(() => { slot.timers.delete(id); dispatch(index); }, times[index] - now());
+        slot.timers.add(id);
+      });
+      return;
+    }
+    // Real timers: a browser may run same-time timers out of order (Firefox did, capture), so
+    // one event per task from a single chain; due events go through a MessageChannel task,
+    // which no nested-timer clamp slows down.
+    let next = 0;
+    const step = () => {
+      slot.timers.clear();
+      if (slot.stopped) return;
+      dispatch(next);
+      next += 1;
+      if (next < events.length) arm();
+    };
+    const arm = () => {
+      const delay = times[next] - now();
+      if (delay <= 0 && typeof global.MessageChannel === "function") {
+        const channel = new global.MessageChannel();
+        channel.port1.onmessage = () => { channel.port1.close(); step(); };
+        channel.port2.postMessage(null);
+        return;
+      }
+      slot.timers.add(schedule(step, Math.max(0, delay)));
+    };
+    arm();
   }
   function stopReplay(slot) {
     if (!slot) return;
+    slot.stopped = true;
     for (const id of slot.timers) unschedule(id);
     slot.timers.clear();
   }
