@@ -198,12 +198,16 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     }
     return out.slice(0, digits);
   };
+  const channelNumbers = new WeakMap();
+  let channelsMade = 0;
   function statsIdsOf(slot) {
     if (!slot.statsIds) {
       slot.statsIds = family.statsIds === "firefox"
         ? { pc: "{" + [hex(8), hex(4), "4" + hex(3), "a" + hex(3), hex(12)].join("-") + "}",
           transport: hex(8).replace(/^0+/, ""), channel: (i) => hex(8).replace(/^0+/, "") }
-        : { pc: "P", transport: "T01", channel: (i) => "D" + (3 + 2 * i) }; // guess: D3, D5, ...
+        // libwebrtc: "D" + the channel's internal id, a page-wide counter from 1 (the capture
+        // page's third channel was D3).
+        : { pc: "P", transport: "T01", channel: (i) => "D" + channelNumbers.get(slot.channels[i]) };
       slot.statsIds.channels = [];
     }
     return slot.statsIds;
@@ -465,6 +469,8 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
       }
       if (slot.closed) throw domException("InvalidStateError", family.closedMessage(IFACE, "createDataChannel"));
       const channel = types.makeDataChannel(label, dataChannelDict, (fn) => schedule(fn, 0));
+      channelsMade += 1;
+      channelNumbers.set(channel, channelsMade);
       const first = slot.channels.length === 0;
       slot.channels.push(channel);
       if (first) {
