@@ -82,6 +82,7 @@ def test_top_level_failure_is_reported_per_session(tmp_path):
 @pytest.mark.parametrize("name, source, line", [
     ("bad.js", "function detect() {\n  return 1 +;\n}\n", 2),
     ("bad.mjs", "export default function () {\n\n  let x = ;\n}\n", 3),
+    ("bad_esm.js", "import { a } from './a.mjs';\nexport function d() {\n  return a +;\n}\n", 3),
 ])
 def test_a_syntax_error_fails_the_job_with_one_line(tmp_path, name, source, line):
     detector = write_detector(tmp_path, source, name)
