@@ -1,11 +1,10 @@
-// icesim RTCPeerConnection: the DOM-API state machine that replays one session's events.
+// icesim RTCPeerConnection: the DOM-API state machine (signalling, operations chain, states,
+// descriptions, close) around one session's replay (icesim-timeline.mjs, icesim-stats.mjs).
 //
 // Self-contained like the other icesim-*.mjs parts (the runner evaluates it in each realm).
-// Timeline (README "The module"): createOffer() resolves offer_ms after its call, the replay
-// starts at setLocalDescription(): event i fires at createOfferCall + t_i, shifted as a whole
-// when the page called setLocalDescription() late, never before SLD resolves.
 
-export function icesimPeerConnection(global, natives, types, family, doc, options, validateConfiguration) {
+export function icesimPeerConnection(global, natives, types, family, doc, options, parts) {
+  const { validateConfiguration, icesimStats, icesimTimeline } = parts;
   const { Object, WeakMap, Map, Set, TypeError, String, Number, Promise, Math } = global;
   const { finishInterface, defineHandlers, domException, Event, EventTarget, fire } = natives;
   const clock = options.clock || null;
@@ -18,11 +17,9 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
   const now = clock ? () => clock.now() : () => perf.now();
   const epochMs = () => (clock ? clock.epochMs : perf.timeOrigin);
 
-  const events = Array.isArray(doc.events) ? doc.events : [];
   const offerMs = Number(doc.offer_ms) || 0;
   const sldMs = Number(doc.sld_ms) || 0;
   const offerSdp = String(doc.offer_sdp || "");
-  const statsEntries = Array.isArray(doc.stats) ? doc.stats : [];
   // localDescription.sdp once SLD resolved (index -1) and from each event index on.
   const sdpFrom = new Map((Array.isArray(doc.local_descriptions) ? doc.local_descriptions : [])
     .map(([index, sdp]) => [Number(index), String(sdp)]));
@@ -101,41 +98,8 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     else schedule(fireIfIdle, 0);
   }
 
-  function startReplay(pc, slot, anchor, sldCall, sldResolveAt) {
-    slot.replayStarted = true;
-    controller.started = true;
-    if (!events.length) { finish(); return; }
-    const nominalSld = anchor + offerMs;
-    const shift = sldCall > nominalSld ? sldCall - nominalSld : 0;
-    events.forEach((event, index) => {
-      const at = Math.max(anchor + Number(event.t) + shift, sldResolveAt);
-      const id = schedule(() => {
-        slot.timers.delete(id);
-        dispatchReplayEvent(pc, slot, event, index);
-        if (index === events.length - 1) finish();
-      }, at - now());
-      slot.timers.add(id);
-    });
-  }
-  function stopReplay(slot) {
-    if (!slot) return;
-    for (const id of slot.timers) unschedule(id);
-    slot.timers.clear();
-  }
-
-  function dispatchReplayEvent(pc, slot, event, index) {
-    if (slot.closed) return;
-    slot.eventIndex = index;
-    if (sdpFrom.has(index)) slot.localSdp = sdpFrom.get(index);
-    if (event.type === "icegatheringstatechange") {
-      slot.iceGatheringState = event.state;
-      fireSimple(pc, "icegatheringstatechange");
-    } else if (event.type === "icecandidate") {
-      fire(pc, types.makeIceEvent(event.candidate));
-    } else if (event.type === "icecandidateerror") {
-      fire(pc, types.makeErrorEvent(event));
-    }
-  }
+  const { startReplay, stopReplay } = icesimTimeline(global, natives, types, doc,
+    { clock, schedule, unschedule, now, finish, sdpFrom, offerMs, controller });
 
   // Gecko throws when the descriptions are read after close() (capture).
   function readableSlot(pc) {
@@ -155,60 +119,7 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
     return object;
   }
 
-  // getStats(): the document's entries due so far (from event i on; -1: once SLD resolved) and,
-  // unless the document carries them, the entries every report has (capture, API_FACTS.md).
-  const docStatTypes = new Set(statsEntries.map(([, entry]) => entry.type));
-  const ufrag = (statsEntries.map(([, e]) => e.usernameFragment).find(Boolean))
-    || ((/a=ice-ufrag:(\S+)/.exec(offerSdp) || [])[1]) || "";
-  let seed = 2166136261;
-  for (const ch of String(doc.session_id || "")) seed = Math.imul(seed ^ ch.charCodeAt(0), 16777619) >>> 0;
-  const hex = (digits) => {
-    let out = "";
-    while (out.length < digits) {
-      seed = Math.imul(seed ^ (seed >>> 15), 2246822507) >>> 0;
-      seed = (seed + 0x9e3779b9) >>> 0;
-      out += seed.toString(16).padStart(8, "0");
-    }
-    return out.slice(0, digits);
-  };
-  function statsIdsOf(slot) {
-    if (!slot.statsIds) {
-      slot.statsIds = family.statsIds === "firefox"
-        ? { pc: "{" + [hex(8), hex(4), "4" + hex(3), "a" + hex(3), hex(12)].join("-") + "}",
-          transport: hex(8).replace(/^0+/, ""), channel: (i) => hex(8).replace(/^0+/, "") }
-        : { pc: "P", transport: "T01", channel: (i) => "D" + (3 + 2 * i) }; // guess: D3, D5, ...
-      slot.statsIds.channels = [];
-    }
-    return slot.statsIds;
-  }
-  function statsNow(slot) {
-    const ids = statsIdsOf(slot);
-    const firefox = family.statsIds === "firefox";
-    const pc = docStatTypes.has("peer-connection") ? []
-      : [{ id: ids.pc, type: "peer-connection", dataChannelsClosed: 0, dataChannelsOpened: 0 }];
-    // Gecko drops a closed channel from the report (capture).
-    const channels = docStatTypes.has("data-channel") || (slot.closed && firefox) ? [] : slot.channels.map((channel, i) => {
-      if (!ids.channels[i]) ids.channels[i] = ids.channel(i);
-      return { id: ids.channels[i], type: "data-channel", bytesReceived: 0, bytesSent: 0, label: channel.label,
-        messagesReceived: 0, messagesSent: 0, protocol: channel.protocol, state: channel.readyState };
-    });
-    // The document's entries due so far; its peer-connection entry is there from the start.
-    const due = statsEntries.filter(([index, entry]) => entry.type === "peer-connection"
-      || (slot.sldResolved && Number(index) <= slot.eventIndex)).map(([, entry]) => entry);
-    const duePc = due.filter((entry) => entry.type === "peer-connection");
-    const candidates = due.filter((entry) => entry.type !== "peer-connection");
-    const transport = !slot.sldResolved || docStatTypes.has("transport") ? [] : [firefox
-      ? { id: ids.transport, type: "transport", dtlsState: "new", iceLocalUsernameFragment: ufrag,
-        iceRole: "controlling", iceState: "checking" }
-      : { id: ids.transport, type: "transport", bytesReceived: 0, bytesSent: 0, dtlsRole: "unknown",
-        dtlsState: "new", iceLocalUsernameFragment: ufrag, iceRole: "controlling", iceState: "new",
-        packetsReceived: 0, packetsSent: 0, selectedCandidatePairChanges: 0 }];
-    let all = pc.concat(duePc, channels, candidates, transport);
-    // Chromium: after close() the report holds the peer-connection entry only (capture).
-    if (slot.closed && family.statsAfterClose === "peer-connection") all = all.filter((e) => e.type === "peer-connection");
-    // Chromium's report is a map sorted by id; Gecko lists pc, channels, candidates, transport.
-    return firefox ? all : all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
+  const stats = icesimStats(global, family, doc);
 
   class RTCPeerConnection extends EventTarget {
     constructor(configuration) {
@@ -372,7 +283,7 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
 
     getStats() {
       const slot = slotOf(this);
-      const entries = statsNow(slot);
+      const entries = stats.entriesNow(slot);
       return new Promise((resolve) => {
         schedule(() => {
           const stamp = family.statsTimestamp(epochMs() + now());
@@ -438,6 +349,7 @@ export function icesimPeerConnection(global, natives, types, family, doc, option
       }
       if (slot.closed) throw domException("InvalidStateError", family.closedMessage(IFACE, "createDataChannel"));
       const channel = types.makeDataChannel(label, dataChannelDict, (fn) => schedule(fn, 0));
+      stats.channelCreated(channel);
       const first = slot.channels.length === 0;
       slot.channels.push(channel);
       if (first) {

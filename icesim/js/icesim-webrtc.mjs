@@ -15,6 +15,8 @@ import { icesimRtcTypes } from "./icesim-rtc-types.mjs";
 import { icesimPeerConnection } from "./icesim-peer.mjs";
 import { icesimConfiguration } from "./icesim-config.mjs";
 import { icesimStubInterfaces } from "./icesim-stubs.mjs";
+import { icesimStats } from "./icesim-stats.mjs";
+import { icesimTimeline } from "./icesim-timeline.mjs";
 
 /**
  * Build the icesim kit of one realm: { natives, VirtualClock, installIcesim(doc, options), family }.
@@ -33,7 +35,8 @@ export function icesimRealm(global, familyName) {
     const family = icesimFamily(familyKey);
     const types = icesimRtcTypes(global, natives, family, doc);
     const validate = icesimConfiguration(global, family.name, natives.domException);
-    const peer = icesimPeerConnection(global, natives, types, family, doc, opts, validate);
+    const peer = icesimPeerConnection(global, natives, types, family, doc, opts,
+      { validateConfiguration: validate, icesimStats, icesimTimeline });
     const exposed = {
       RTCPeerConnection: peer.RTCPeerConnection,
       RTCIceCandidate: types.RTCIceCandidate,
@@ -69,7 +72,7 @@ export function icesimRealm(global, familyName) {
 /** Source text of a function `(global, familyName) => kit` to evaluate inside another realm. */
 export function icesimRealmSource() {
   const parts = [icesimNatives, icesimClock, icesimFamily, icesimRtcTypes, icesimConfiguration, icesimStubInterfaces,
-    icesimPeerConnection, icesimRealm];
+    icesimStats, icesimTimeline, icesimPeerConnection, icesimRealm];
   return "(function (global, familyName) {\n\"use strict\";\n"
     + parts.map((fn) => Function.prototype.toString.call(fn)).join("\n")
     + "\nreturn icesimRealm(global, familyName);\n})";

@@ -5,6 +5,7 @@
 // (.mjs / .cjs) or, for .js, from whether it parses as a classic script.
 
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import vm from "node:vm";
@@ -25,9 +26,17 @@ function syntaxErrorLine(error, file) {
 
 // vm.SourceTextModule's SyntaxError carries no location (Node 20): ask `node --check` once.
 function moduleSyntaxErrorLine(error, file) {
-  const check = spawnSync(process.execPath, ["--check", file], { encoding: "utf8", timeout: 10000 });
-  const match = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+)$`, "m").exec(check.stderr || "");
-  return `${file}:${match ? match[1] : "?"}: ${error.message}`;
+  // node --check reads a .js file as CommonJS: check a .mjs copy of it instead.
+  const dir = file.endsWith(".mjs") ? null : fs.mkdtempSync(path.join(os.tmpdir(), "ijs-check-"));
+  const checked = dir ? path.join(dir, "detector.mjs") : file;
+  try {
+    if (dir) fs.copyFileSync(file, checked);
+    const check = spawnSync(process.execPath, ["--check", checked], { encoding: "utf8", timeout: 10000 });
+    const match = new RegExp(`^${checked.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+)$`, "m").exec(check.stderr || "");
+    return `${file}:${match ? match[1] : "?"}: ${error.message}`;
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const MODULE_SYNTAX = /Cannot use import statement|Unexpected token 'export'|import\.meta|Cannot use 'import\.meta'/;

@@ -260,7 +260,14 @@ async function main() {
     }
     if (!result) {
       const sessionStart = performance.now();
-      result = await runSession(job, detector, doc);
+      try {
+        result = await runSession(job, detector, doc);
+      } catch (error) { // a fault of the runner or module, not of the page: this session only
+        process.stderr.write(`runner: session ${JSON.stringify(doc.session_id)}: ${error && error.stack || error}\n`);
+        result = { session_id: doc.session_id === undefined ? null : doc.session_id, status: "threw",
+          value: { name: "RunnerError", message: describeError(error) }, settled_ms: null, errors: [], console: [] };
+        current = null;
+      }
       slowest = Math.max(slowest, performance.now() - sessionStart);
     }
     process.stdout.write(JSON.stringify(result) + "\n");

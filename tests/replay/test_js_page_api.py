@@ -273,3 +273,38 @@ def test_interfaces_look_native_and_belong_to_the_page_realm(tmp_path):
     assert ff["candidate"] == ["[object RTCIceCandidate]", ["candidate", "sdpMLineIndex", "sdpMid",
                                "usernameFragment"], [], False]
     assert ff["channel"][6] == "arraybuffer"
+
+
+NATIVE_REALM_PAGE = r"""
+import { installIcesim } from %(module)s;
+const doc = JSON.parse(process.argv[2]);
+const replay = installIcesim(globalThis, doc);   // real timers, the realm's own Event/EventTarget
+const pc = new RTCPeerConnection();
+const seen = [];
+pc.onicecandidate = (e) => seen.push(e.candidate ? e.candidate.port : null);
+pc.addEventListener("icegatheringstatechange", (e) => seen.push(pc.iceGatheringState + ":" + (e instanceof Event)));
+pc.createDataChannel("");
+pc.createOffer().then((offer) => pc.setLocalDescription(offer));
+await replay.done;
+console.log(JSON.stringify({ seen, tag: Object.prototype.toString.call(pc), eventTarget: pc instanceof EventTarget }));
+"""
+
+
+def test_module_in_a_realm_with_its_own_event_target_and_real_timers(tmp_path):
+    # What a page gets (the realm's Event/EventTarget, real timers): Node's main realm stands in
+    # for the browser. Events due at the same time still arrive in document order.
+    import json
+    import subprocess
+    from js_helpers import NODE, ROOT
+    doc = fixture_doc("chrome_stun")
+    cands = [e for e in doc["events"] if e["type"] == "icecandidate" and e["candidate"]]
+    for i, event in enumerate(cands):
+        event["t"] = cands[0]["t"]
+        event["candidate"]["port"] = 40000 + i
+    script = tmp_path / "page.mjs"
+    script.write_text(NATIVE_REALM_PAGE % {"module": json.dumps((ROOT / "icesim/js/icesim-webrtc.mjs").as_uri())})
+    proc = subprocess.run([NODE, str(script), json.dumps(doc)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    value = json.loads(proc.stdout)
+    assert value["seen"] == ["gathering:true"] + [40000 + i for i in range(len(cands))] + ["complete:true", None]
+    assert value["tag"] == "[object RTCPeerConnection]" and value["eventTarget"] is True

@@ -140,9 +140,10 @@ def test_get_stats_reports_the_candidates_due(recorded, family):
     assert [s["id"] for s in candidates] == [entry["id"] for _, entry in doc["stats"]]
     assert [s["address"] for s in candidates] == [entry["address"] for _, entry in doc["stats"]]
     types = [s["type"] for s in value["stats"]]
-    if family == "chrome":  # a map sorted by id: D3 (data channel), I..., P, T01
+    if family == "chrome":  # a map sorted by id: D1 (the data channel), I..., P, T01
         assert [s["id"] for s in value["stats"]] == sorted(s["id"] for s in value["stats"])
         assert types == ["data-channel"] + ["local-candidate"] * len(candidates) + ["peer-connection", "transport"]
+        assert [value["stats"][0]["id"], value["stats"][-2]["id"], value["stats"][-1]["id"]] == ["D1", "P", "T01"]
     else:
         assert types == ["peer-connection", "data-channel"] + ["local-candidate"] * len(candidates) + ["transport"]
     # The module stamps epoch ms: the virtual wall clock when the report resolves.
