@@ -51,7 +51,7 @@ deps-lab:
 test: install deps-system deps-node deps-browsers
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 
-bench: install
+bench: install deps-node
 	icesim bench
 	node --experimental-vm-modules --no-warnings icesim/js/replay-bench.mjs
 
