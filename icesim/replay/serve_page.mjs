@@ -195,6 +195,20 @@ function callDetector(fn, page, now) {
   });
 }
 
+/** navigator's user-agent facts are the session's, as the runner's page has them
+ *  (replay-runner.mjs: userAgent, appVersion, platform from the UA, vendor from the family);
+ *  defined on Navigator.prototype, where the browser keeps them. */
+function presentAs(userAgent, family) {
+  const platform = /Windows/.test(userAgent) ? "Win32" : /Android/.test(userAgent) ? "Linux armv8l"
+    : /iPad/.test(userAgent) ? "iPad" : /iPhone/.test(userAgent) ? "iPhone"
+      : /Mac OS X|Macintosh/.test(userAgent) ? "MacIntel" : "Linux x86_64";
+  const vendor = family === "chrome" ? "Google Inc." : family === "safari" ? "Apple Computer, Inc." : "";
+  const facts = { userAgent, appVersion: userAgent.replace(/^Mozilla\//, ""), platform, vendor };
+  for (const [name, value] of Object.entries(facts)) {
+    Object.defineProperty(Navigator.prototype, name, { get: () => value, enumerable: true, configurable: true });
+  }
+}
+
 async function setUp() {
   const [module, familyModule, doc] = await Promise.all([
     import(config.moduleUrl),
@@ -207,7 +221,7 @@ async function setUp() {
   const clock = config.clock === "virtual" ? new module.VirtualClock({ quantumMs, onError: reportToPage }) : null;
   if (clock) clock.install(window);
   const replay = module.installIcesim(window, doc, { ...(clock ? { clock } : {}), reportError: reportToPage });
-  if (doc.user_agent) Object.defineProperty(navigator, "userAgent", { get: () => doc.user_agent, configurable: true });
+  if (doc.user_agent) presentAs(doc.user_agent, family);
   const page = { sessionId: doc.session_id, webAddress: doc.web_address ?? null, userAgent: doc.user_agent ?? null };
   window.icesimPage = page;
   return { doc, clock, replay, page };

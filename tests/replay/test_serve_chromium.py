@@ -150,3 +150,15 @@ def test_console_and_uncaught_errors_read_as_in_node(dataset, one_per_profile, t
     assert sorted(got["errors"]) == sorted(want["errors"])
     assert "Uncaught (in promise) RangeError: nobody catches" in got["errors"]
     assert got["errors"].count("Error: handler boom") >= 2  # host and srflx candidates
+
+
+def test_navigator_presents_the_sessions_user_agent_as_in_node(dataset, one_per_profile, tmp_path) -> None:
+    detector = tmp_path / "ua.js"
+    detector.write_text("function ua() { return [navigator.userAgent, navigator.appVersion, navigator.platform,"
+                        " navigator.vendor, Object.getOwnPropertyNames(navigator).length]; }\n")
+    ids = [one_per_profile["human-chrome-linux-home-ethernet"], one_per_profile["human-firefox-windows-home"]]
+    node = replay_jsonl(dataset, detector, "ua")
+    browser = _run_pages(dataset, detector, "ua", ids, "virtual", tmp_path)
+    for sid in ids:
+        assert browser[sid]["status"] == "returned"
+        assert browser[sid]["value"] == node[sid]["value"], sid
