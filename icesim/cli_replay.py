@@ -41,6 +41,21 @@ def _check(opts: dict[str, Any]) -> None:
             raise ConfigError(name, opts[key], "must be > 0")
 
 
+# Options that mean something in one mode only: given in the other, they are an error, not ignored.
+_NODE_ONLY = {"fmt": "--format", "jobs": "--jobs", "wall_timeout": "--wall-timeout", "no_progress": "--no-progress"}
+_SERVE_ONLY = {"port": "--port"}
+
+
+def _check_mode(opts: dict[str, Any], ctx: click.Context) -> None:
+    given = {name for name in opts if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    serving = opts["serve_path"] is not None
+    for name, option in (_NODE_ONLY if serving else _SERVE_ONLY).items():
+        if name in given:
+            value = opts[name]
+            raise ConfigError(option, value,
+                              "only applies without --serve (the Node runner)" if serving else "only applies with --serve DIR")
+
+
 @click.command("replay")
 @click.option("--sessions", "sessions_path", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE",
               help="An `icesim dataset` directory, or a recorded `icesim gather` JSONL stream (one unlabelled session per meta line).")
@@ -74,6 +89,7 @@ def replay_cmd(log_level: str, **opts: Any) -> None:
     logs.configure(log_level)
     from .replay.pool import ReplayUnavailable
 
+    _check_mode(opts, click.get_current_context())
     try:
         if opts["serve_path"] is not None:
             _serve(opts)
@@ -157,16 +173,10 @@ def _progress(total: int, off: bool) -> Iterator[Callable[[int], None]]:
 
 
 def _serve(opts: dict[str, Any]) -> None:
-    """--serve: icesim/replay/serve.py (helper `det`) serves the documents to a real browser."""
-    from .replay.pool import ReplayUnavailable
-
-    try:
-        from .replay import serve as serve_module
-        serve = serve_module.serve  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        raise ReplayUnavailable("--serve is not available in this build (icesim/replay/serve.py)") from None
+    """--serve: icesim/replay/serve.py serves the documents, the module and the detector to a real browser."""
     from .replay.document import replay_document
     from .replay.matrix import outcome_of
+    from .replay.serve import serve
 
     if opts["sessions_path"] not in (None, opts["serve_path"]):
         raise ConfigError("--sessions", str(opts["sessions_path"]), "give the sessions once: --serve DIR")

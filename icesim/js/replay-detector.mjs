@@ -10,6 +10,8 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import vm from "node:vm";
 
+import { declaredFunctions, pickClassicFunction } from "./replay-rules.mjs";
+
 /** A job-level problem with the detector: the runner prints `detector: ...` and exits 2. */
 export class DetectorError extends Error {
   constructor(message, prefix) {
@@ -104,27 +106,9 @@ export class Detector {
     } catch (error) {
       thrown = { error };
     }
-    const declared = Object.getOwnPropertyNames(global)
-      .filter((name) => !before.has(name) && name !== "module" && name !== "exports")
-      .filter((name) => { try { return typeof global[name] === "function"; } catch { return false; } });
-    const exported = module ? module.exports : undefined;
-    const exportedNames = exported && typeof exported === "object"
-      ? Object.keys(exported).filter((k) => typeof exported[k] === "function") : [];
-    let fn;
-    if (this.exportName) {
-      fn = exported && typeof exported === "object" && typeof exported[this.exportName] === "function"
-        ? exported[this.exportName] : global[this.exportName];
-    } else if (typeof exported === "function") {
-      fn = exported;
-    } else if (exported && typeof exported.default === "function") {
-      fn = exported.default;
-    } else if (exportedNames.length === 1) {
-      fn = exported[exportedNames[0]];
-    } else if (declared.length === 1) {
-      fn = global[declared[0]];
-    }
-    const functions = [...new Set([...exportedNames, ...declared])];
-    return { fn: typeof fn === "function" ? fn : undefined, functions, thrown };
+    const { fn, functions } = pickClassicFunction(global, module ? module.exports : undefined,
+      declaredFunctions(global, before), this.exportName);
+    return { fn, functions, thrown };
   }
 
   async _loadModule(context, drive) {

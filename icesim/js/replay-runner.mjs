@@ -135,7 +135,11 @@ async function runSession(job, detector, doc) {
     }
   };
   kit.natives.setErrorReporter(report);
-  const clock = new kit.VirtualClock({ quantumMs: kit.family(family).performanceQuantumMs, onError: report });
+  // The page has been loading for page_ms when the detector runs; settled_ms and max_ms count
+  // from the detector's start.
+  const startMs = Number.isFinite(doc.page_ms) ? doc.page_ms : 0;
+  const clock = new kit.VirtualClock({ quantumMs: kit.family(family).performanceQuantumMs, onError: report, startMs });
+  const sinceStart = () => Math.round((clock.performanceNow() - startMs) * 1000) / 1000;
   clock.install(global);
 
   let settled = false;
@@ -144,7 +148,7 @@ async function runSession(job, detector, doc) {
     settled = true;
     result.status = status;
     result.value = toJSONSafe(value);
-    result.settled_ms = clock.performanceNow();
+    result.settled_ms = sinceStart();
   };
   let consoleLines = 0;
   const userAgent = doc.user_agent || "";
@@ -165,7 +169,7 @@ async function runSession(job, detector, doc) {
   });
   const replay = kit.installIcesim(doc, { clock, reportError: report });
 
-  const runOptions = { maxMs: job.max_ms, yieldToHost, wait: job.clock === "real" ? sleep : undefined };
+  const runOptions = { maxMs: startMs + job.max_ms, yieldToHost, wait: job.clock === "real" ? sleep : undefined };
   const drive = async (promise) => {
     let over = false;
     promise.then(() => { over = true; }, () => { over = true; });
@@ -191,7 +195,7 @@ async function runSession(job, detector, doc) {
     }
   }
   if (!settled) await clock.run({ ...runOptions, until: () => settled });
-  if (!settled) result.settled_ms = clock.performanceNow();
+  if (!settled) result.settled_ms = sinceStart();
   replay.stop();
   await new Promise(yieldToHost); // late errors of this page still count as its own
   if (result.droppedErrors) result.errors.push(`... and ${result.droppedErrors} more errors`);

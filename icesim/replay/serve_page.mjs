@@ -10,13 +10,13 @@
 //  detectorUrl|null, detectorKind: "classic"|"module"|null, exportName|null, commonJS, resultUrl}.
 
 import { formatConsole } from "/serve_console.mjs";
+import { declaredFunctions, describeError as describeErrorRule, pickClassicFunction, toJSONSafe } from "/js/replay-rules.mjs";
 
 const config = JSON.parse(document.getElementById("icesim-config").textContent);
 const MAX_ERRORS = 50;  // as the runner: then "... and N more errors"
 const realSetTimeout = window.setTimeout.bind(window);
 const realClearTimeout = window.clearTimeout.bind(window);
 const realNow = performance.now.bind(performance);  // taken before a virtual clock replaces it
-const startedReal = realNow();
 
 /** Lets the page's own tasks (fetch, rendering) run between virtual timer firings: the clock's
  *  `yieldToHost(resume)` (icesim-clock.mjs), a browser task through a MessageChannel. */
@@ -29,58 +29,11 @@ function yieldToHost(resume) {
 const nextTask = () => new Promise((resolve) => yieldToHost(resolve));
 const realSleep = (ms) => new Promise((resolve) => realSetTimeout(resolve, ms));
 
-/** What the runner reports for a value, as icesim/js/replay-values.mjs makes it (that module
- *  needs node:util): Set -> array, Map -> object, Error/DOMException -> {name, message}, Date ->
- *  ISO text, a top-level function -> "[Function name]", nested ones dropped, cycles marked. */
-function jsonSafe(value, path = [], topLevel = true) {
-  switch (typeof value) {
-    case "undefined": return null;
-    case "boolean": case "string": return value;
-    case "number": return Number.isFinite(value) ? value : null;
-    case "bigint": case "symbol": return value.toString();
-    case "function": return topLevel ? `[Function ${value.name || "anonymous"}]` : undefined;
-    default: break;
-  }
-  if (value === null) return null;
-  if (path.includes(value)) return "[Circular]";
-  if (path.length >= 32) return "[Too deep]";
-  path.push(value);
-  const inner = (v) => jsonSafe(v, path, false);
-  const kept = (v) => (v === undefined ? null : v);
-  try {
-    const tag = Object.prototype.toString.call(value);
-    if (value instanceof Error || tag === "[object DOMException]") return { name: String(value.name), message: String(value.message) };
-    if (value instanceof Set) return Array.from(value, (v) => kept(inner(v)));
-    if (value instanceof Map) {
-      const out = {};
-      for (const [k, v] of value) {
-        const converted = inner(v);
-        if (converted !== undefined) out[typeof k === "string" ? k : describeError(k)] = converted;
-      }
-      return out;
-    }
-    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-    if (value instanceof Promise) return "[Promise]";
-    if (ArrayBuffer.isView(value)) return value instanceof DataView ? null : Array.from(value, (v) => inner(v));
-    if (Array.isArray(value)) return value.map((v) => kept(inner(v)));
-    if (typeof value.toJSON === "function") return inner(value.toJSON());
-    const out = {};
-    for (const key of Object.keys(value)) {
-      const converted = inner(value[key]);
-      if (converted !== undefined) out[key] = converted;
-    }
-    return out;
-  } catch (error) {
-    return `[Unreadable: ${describeError(error)}]`;
-  } finally {
-    path.pop();
-  }
-}
-
-function describeError(err) {
-  if (err && typeof err === "object" && "message" in err) return `${err.name || "Error"}: ${err.message}`;
-  return typeof err === "string" ? err : String(err);
-}
+const jsonSafe = (value) => toJSONSafe(value);
+const describeError = (err) => describeErrorRule(err, (value) => {
+  if (value && typeof value === "object" && "message" in value) return `${value.name || "Error"}: ${value.message}`;
+  return String(value);
+});
 
 /** The page's console, passed through and its first N lines kept as the runner keeps them. */
 function captureConsole(limit) {
@@ -147,25 +100,7 @@ async function loadDetector() {
     }
   }
   if (scriptError) throw scriptError;
-  const declared = Object.getOwnPropertyNames(window)
-    .filter((name) => !before.has(name) && name !== "module" && name !== "exports")
-    .filter((name) => { try { return typeof window[name] === "function"; } catch { return false; } });
-  const exported = commonjs ? commonjs.exports : undefined;
-  const exportedNames = exported && typeof exported === "object"
-    ? Object.keys(exported).filter((k) => typeof exported[k] === "function") : [];
-  let fn;
-  if (exportName) {
-    fn = exported && typeof exported === "object" && typeof exported[exportName] === "function"
-      ? exported[exportName] : window[exportName];
-  } else if (typeof exported === "function") {
-    fn = exported;
-  } else if (exported && typeof exported.default === "function") {
-    fn = exported.default;
-  } else if (exportedNames.length === 1) {
-    fn = exported[exportedNames[0]];
-  } else if (declared.length === 1) {
-    fn = window[declared[0]];
-  }
+  const { fn } = pickClassicFunction(window, commonjs ? commonjs.exports : undefined, declaredFunctions(window, before), exportName);
   if (typeof fn !== "function") {
     throw new TypeError(exportName ? `the detector defines no function ${exportName}`
       : "the detector has no default export (or module.exports function): pass --export NAME");
@@ -218,7 +153,8 @@ async function setUp() {
   const family = doc.family || String(doc.browser || "chrome").split("@")[0];
   // As the runner: performance.now() coarsened as the family does (Chromium 0.1 ms, Gecko 1 ms).
   const quantumMs = familyModule.icesimFamily(family).performanceQuantumMs;
-  const clock = config.clock === "virtual" ? new module.VirtualClock({ quantumMs, onError: reportToPage }) : null;
+  // The virtual time line goes on from the page's real age, as performance.now() would.
+  const clock = config.clock === "virtual" ? new module.VirtualClock({ quantumMs, onError: reportToPage, startMs: realNow() }) : null;
   if (clock) clock.install(window);
   const replay = module.installIcesim(window, doc, { ...(clock ? { clock } : {}), reportError: reportToPage });
   if (doc.user_agent) presentAs(doc.user_agent, family);
@@ -230,10 +166,12 @@ async function setUp() {
 /** Runs fn to a result line (the runner's shape) on this page's clock. */
 async function run(fn, env, consoleLines, errors) {
   let outcome = null;
-  const now = env.clock ? () => env.clock.performanceNow() : () => realNow() - startedReal;
+  const clockNow = env.clock ? () => env.clock.performanceNow() : realNow;
+  const started = clockNow();
+  const now = () => clockNow() - started;  // settled_ms counts from the detector's call, as in the runner
   const settled = callDetector(fn, env.page, now).then((o) => { outcome ??= o; });
   if (env.clock) {
-    await env.clock.run({ until: () => outcome !== null, maxMs: config.maxMs, yieldToHost });
+    await env.clock.run({ until: () => outcome !== null, maxMs: env.clock.now() + config.maxMs, yieldToHost });
   } else {
     let timer;
     await Promise.race([settled, new Promise((r) => { timer = realSetTimeout(r, config.maxMs); })]);

@@ -268,3 +268,24 @@ def test_stacks_show_only_the_page_frames(tmp_path):
         "handler": f"Error: in handler\n    at RTCPeerConnection.onCandidate ({detector}:5:80)",
         "timer": f"Error: in timer\n    at later ({detector}:6:45)",
     }
+
+
+PAGE_CLOCK = """
+function detect(cb) {
+  const atCall = performance.now();
+  setTimeout(() => cb({ atCall, atTimer: performance.now() }), 2000);
+}
+"""
+
+
+@pytest.mark.parametrize("page_ms", [None, 0.0, 731.4])
+def test_the_page_has_been_loading_for_page_ms_when_the_detector_runs(tmp_path, page_ms):
+    doc = fixture_doc("chrome_stun")
+    doc.pop("page_ms", None)
+    if page_ms is not None:
+        doc["page_ms"] = page_ms
+    (result,) = replay(write_detector(tmp_path, PAGE_CLOCK), [doc])
+    start = page_ms or 0.0
+    assert result["value"]["atCall"] == pytest.approx(start)
+    assert result["value"]["atTimer"] == pytest.approx(start + 2000.0)
+    assert result["settled_ms"] == pytest.approx(2000.0)  # counted from the call, not the page's start

@@ -157,3 +157,20 @@ def test_a_reader_that_goes_away_stops_the_run_quietly(tmp_path: Path, dataset: 
     proc.stdout.close()  # `| head -1`
     assert proc.wait(timeout=120) == 0
     assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("extra, option", [(("--port", "9000"), "--port")])
+def test_a_serve_option_without_serve_is_an_error(tmp_path: Path, dataset: Path, extra, option) -> None:
+    det = write(tmp_path, "d.js", "function detect() { return true; }\n")
+    done = run_cli("--sessions", str(dataset), "--detector", str(det), *extra)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"icesim: error: invalid {option} {int(extra[1])!r}: only applies with --serve DIR"]
+
+
+@pytest.mark.parametrize("extra, option", [(("--jobs", "2"), "--jobs"), (("--format", "jsonl"), "--format"),
+                                           (("--wall-timeout", "3"), "--wall-timeout"), (("--no-progress",), "--no-progress")])
+def test_a_node_runner_option_with_serve_is_an_error(dataset: Path, extra, option) -> None:
+    done = run_cli("--serve", str(dataset), "--port", "0", *extra)
+    assert done.returncode == 2 and done.stdout == ""
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith(f"icesim: error: invalid {option} ") and line.endswith("only applies without --serve (the Node runner)")

@@ -322,3 +322,13 @@ async def test_stats_entries_have_the_captured_keys_in_order(browser, path) -> N
         keys = ("id", "timestamp", *list(entry)[1:])
         assert (entry["type"], keys) in captured, entry
     assert {t for t, _ in captured} - {e["type"] for _, e in doc["stats"]} <= {"certificate", "data-channel"}
+
+
+def test_the_page_start_is_a_loaded_pages_age_fixed_per_session() -> None:
+    from icesim.replay.document import PAGE_START_MS, page_start_ms
+
+    ages = [page_start_ms(f"0-{i}") for i in range(500)]
+    assert all(PAGE_START_MS[0] <= a <= PAGE_START_MS[1] for a in ages)
+    assert len(set(ages)) > 400  # not one constant a detector could learn
+    assert page_start_ms("0-7") == page_start_ms("0-7")
+    assert sorted(ages)[250] < 1000.0  # log-uniform: the median is near sqrt(250 * 2500) = 790
