@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import sys
 
-from icesim import logs
 import structlog
+
+from icesim import logs
+
 
 def test_a_log_line_after_the_configured_stream_closed_goes_to_the_current_stderr(capsys):
     old = sys.stderr
