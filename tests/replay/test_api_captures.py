@@ -143,13 +143,14 @@ def test_states_at_each_step(capture):
         assert st["currentLocalDescription"] is None
 
 
-def test_nothing_fires_after_close(capture):
+CLOSE_FILES = [p for p in FILES if load(p).get("close")]  # the captures made with a close() run
+
+
+@pytest.mark.parametrize("path", CLOSE_FILES, ids=[f"{family_dir(p)}/{p.stem}" for p in CLOSE_FILES])
+def test_nothing_fires_after_close(path):
     """close() right after the first candidate: no pc event after it, states closed but
     iceGatheringState kept, the after-close methods fail with InvalidStateError."""
-    _, cap = capture
-    run = cap.get("close")
-    if not run:
-        pytest.skip("no close run in this capture")
+    run = load(path)["close"]
     log = run["log"]
     closed = next(i for i, e in enumerate(log) if e["kind"] == "return" and e.get("method") == "close")
     assert not [e for e in log[closed:] if e["kind"] == "event"]
