@@ -10,10 +10,14 @@ import vm from "node:vm";
 import { formatWithOptions } from "node:util";
 import { webcrypto } from "node:crypto";
 import { icesimRealmSource } from "./icesim-webrtc.mjs";
+import { icesimPageEnvSource } from "./icesim-page-env.mjs";
 import { Detector, DetectorError } from "./replay-detector.mjs";
 import { describeError, toJSONSafe } from "./replay-values.mjs";
 
 const MAX_ERRORS = 50;
+const MAX_REQUESTS = 50;
+const MAX_BODY = 4096;
+export const DEFAULT_PAGE_URL = "https://www.icesim.test/";
 
 // Stack traces as a page sees them: a browser shows no frame of its own WebRTC, timers or event
 // dispatch, so frames of icesim's module, this runner and Node are left out of every stack made
@@ -30,6 +34,7 @@ Error.prepareStackTrace = (error, trace) => {
   return hostDefaultStack(error, trace.filter((frame) => !HOST_FRAME.test(frame.getFileName() || "")));
 };
 const realmScript = new vm.Script(icesimRealmSource(), { filename: "icesim-webrtc.mjs" });
+const pageEnvScript = new vm.Script(icesimPageEnvSource(), { filename: "icesim-page-env.mjs" });
 
 // The page's own globals, built inside its realm so that they are the page's objects.
 const pageScript = new vm.Script(`(function installPage(host) {
@@ -121,7 +126,7 @@ async function runSession(job, detector, doc) {
   const family = doc.family || String(doc.browser || "chrome").split("@")[0];
   const result = {
     session_id: doc.session_id === undefined ? null : doc.session_id,
-    status: "unsettled", value: null, settled_ms: null, errors: [], console: [],
+    status: "unsettled", value: null, settled_ms: null, errors: [], console: [], requests: [],
   };
   current = result;
   const context = vm.createContext({});
@@ -167,6 +172,13 @@ async function runSession(job, detector, doc) {
       result.console.push(level === "warn" || level === "error" ? `${level}: ${text}` : text);
     },
   });
+  // What the page sends (fetch, beacon, XHR, images, navigations): recorded, never sent.
+  pageEnvScript.runInContext(context)(global, kit.natives, { pageUrl: job.page_url, userAgent, request(entry) {
+    if (result.requests.length >= MAX_REQUESTS) return;
+    const body = entry.body === null || entry.body === undefined ? null : String(entry.body);
+    result.requests.push({ t: sinceStart(), api: entry.api, method: entry.method, url: entry.url,
+      body: body !== null && body.length > MAX_BODY ? body.slice(0, MAX_BODY) : body });
+  } });
   const replay = kit.installIcesim(doc, { clock, reportError: report });
 
   const runOptions = { maxMs: startMs + job.max_ms, yieldToHost, wait: job.clock === "real" ? sleep : undefined };
@@ -217,7 +229,13 @@ function parseJob(line) {
   const maxMs = job.max_ms === undefined ? 120000 : Number(job.max_ms);
   if (!(maxMs > 0)) throw new DetectorError(`job: "max_ms" must be a positive number, got ${JSON.stringify(job.max_ms)}`, "runner");
   const consoleLines = job.console === undefined ? 20 : Number(job.console);
-  return { detector: job.detector, export: job.export || null, clock, max_ms: maxMs,
+  const pageUrl = job.page_url === undefined || job.page_url === null ? DEFAULT_PAGE_URL : job.page_url;
+  let parsed = null;
+  try { parsed = new URL(pageUrl); } catch { /* reported below */ }
+  if (typeof pageUrl !== "string" || !parsed || !/^https?:$/.test(parsed.protocol)) {
+    throw new DetectorError(`job: "page_url" must be an absolute http(s) URL, got ${JSON.stringify(pageUrl)}`, "runner");
+  }
+  return { detector: job.detector, export: job.export || null, clock, max_ms: maxMs, page_url: parsed.href,
     console: Number.isFinite(consoleLines) && consoleLines >= 0 ? consoleLines : 20 };
 }
 
@@ -233,6 +251,7 @@ async function checkExport(job, detector) {
   clock.install(global);
   pageScript.runInContext(context)({ natives: kit.natives, userAgent: "", platform: "", vendor: "",
     page: {}, shared: SHARED, crypto: CRYPTO, report() {}, settle() {}, log() {} });
+  pageEnvScript.runInContext(context)(global, kit.natives, { pageUrl: job.page_url, userAgent: "", request() {} });
   kit.installIcesim(probeDoc, { clock });
   const loaded = await detector.load(context, global, (p) => Promise.race([p, sleep(0)]));
   if (!loaded.fn && !loaded.thrown) throw new DetectorError(detector.missingExportMessage(loaded.functions));
@@ -260,7 +279,7 @@ async function main() {
       if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error("not a JSON object");
     } catch (error) {
       result = { session_id: null, status: "threw", value: { name: "SyntaxError", message: `replay document: ${error.message}` },
-        settled_ms: null, errors: [], console: [] };
+        settled_ms: null, errors: [], console: [], requests: [] };
     }
     if (!result) {
       const sessionStart = performance.now();
@@ -269,7 +288,8 @@ async function main() {
       } catch (error) { // a fault of the runner or module, not of the page: this session only
         process.stderr.write(`runner: session ${JSON.stringify(doc.session_id)}: ${error && error.stack || error}\n`);
         result = { session_id: doc.session_id === undefined ? null : doc.session_id, status: "threw",
-          value: { name: "RunnerError", message: describeError(error) }, settled_ms: null, errors: [], console: [] };
+          value: { name: "RunnerError", message: describeError(error) }, settled_ms: null, errors: [], console: [],
+          requests: [] };
         current = null;
       }
       slowest = Math.max(slowest, performance.now() - sessionStart);
