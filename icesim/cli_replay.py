@@ -39,10 +39,28 @@ def _check(opts: dict[str, Any]) -> None:
     for name, key in (("--max-ms", "max_ms"), ("--wall-timeout", "wall_timeout")):
         if not opts[key] > 0:
             raise ConfigError(name, opts[key], "must be > 0")
+    _check_page_url(opts["page_url"])
+
+
+def _check_page_url(url: str | None) -> None:
+    """--page-url: the page's location; an absolute http(s) URL, as a browser's address bar holds."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a bad port
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
+    except ValueError:  # a bad port or IPv6 literal
+        ok = False
+    if not ok:
+        raise ConfigError("--page-url", url, "must be an absolute http(s) URL, e.g. https://shop.example.com/checkout")
 
 
 # Options that mean something in one mode only: given in the other, they are an error, not ignored.
-_NODE_ONLY = {"fmt": "--format", "jobs": "--jobs", "wall_timeout": "--wall-timeout", "no_progress": "--no-progress"}
+_NODE_ONLY = {"fmt": "--format", "jobs": "--jobs", "wall_timeout": "--wall-timeout", "no_progress": "--no-progress",
+              "page_url": "--page-url"}
 _SERVE_ONLY = {"port": "--port"}
 
 
@@ -74,6 +92,9 @@ def _check_mode(opts: dict[str, Any], ctx: click.Context) -> None:
 @click.option("--scenario", default=None, metavar="NAMES", help="Only these scenarios (comma-separated names or globs).")
 @click.option("--profile", default=None, metavar="NAMES", help="Only these profiles (comma-separated names or globs).")
 @click.option("--limit", type=int, default=None, metavar="N", help="At most N sessions (after the filters, in dataset order).")
+@click.option("--page-url", default=None, metavar="URL",
+              help="The page the detector runs on: location, document.URL and the base of relative request URLs "
+                   "(default https://www.icesim.test/; Node runner only, a real page has its own).")
 @click.option("--console", type=int, default=20, show_default=True, metavar="N", help="Console lines kept per session (--format jsonl).")
 @click.option("--serve", "serve_path", type=click.Path(path_type=Path), default=None, metavar="DIR|FILE",
               help="Serve these sessions (as --sessions), the module and the detector (optional) to a real browser on 127.0.0.1 instead of running Node: open /run/<session_id>?clock=virtual|real (icesim/replay/serve.py).")
@@ -114,7 +135,7 @@ def _replay(opts: dict[str, Any]) -> None:
 
     from .replay.document import check_row, replay_document
     from .replay.matrix import ConfusionMatrix, outcome_of
-    from .replay.pool import RunnerJob, node_command, run_documents
+    from .replay.pool import DEFAULT_PAGE_URL, RunnerJob, node_command, run_documents
 
     _check(opts)
     rows = _read(opts)
@@ -124,7 +145,7 @@ def _replay(opts: dict[str, Any]) -> None:
     command = node_command()
     real_time = opts["real_time"]
     job = RunnerJob(detector=opts["detector"].resolve(), export=opts["export"], clock="real" if real_time else "virtual",
-                    max_ms=opts["max_ms"], console=opts["console"])
+                    max_ms=opts["max_ms"], console=opts["console"], page_url=opts["page_url"] or DEFAULT_PAGE_URL)
     wall_s = opts["wall_timeout"] + (opts["max_ms"] / 1000.0 if real_time else 0.0)
     matrix = ConfusionMatrix()
     jsonl = opts["fmt"] == "jsonl"

@@ -35,12 +35,16 @@ class SessionOutcome:
     settled_ms: float | None = None
     errors: list = field(default_factory=list)
     console: list = field(default_factory=list)
+    requests: list = field(default_factory=list)  # what the page sent (Node runner only)
 
     def line(self) -> dict[str, Any]:
-        """The `--format jsonl` line for this session."""
-        return {"session_id": self.session_id, "label": self.label, "scenario": self.scenario, "profile": self.profile,
+        """The `--format jsonl` line for this session; `requests` only when the page sent any."""
+        line = {"session_id": self.session_id, "label": self.label, "scenario": self.scenario, "profile": self.profile,
                 "browser": self.browser, "verdict": self.verdict, "reason": self.reason, "status": self.status,
                 "value": self.value, "settled_ms": self.settled_ms, "errors": self.errors, "console": self.console}
+        if self.requests:
+            line["requests"] = self.requests
+        return line
 
 
 def outcome_of(document: dict[str, Any], result: dict[str, Any], rejected: str = "bot") -> SessionOutcome:
@@ -51,6 +55,7 @@ def outcome_of(document: dict[str, Any], result: dict[str, Any], rejected: str =
         profile=document.get("profile"), browser=document["browser"], verdict=verdict.verdict, reason=verdict.reason,
         status=str(result.get("status")), value=result.get("value"), settled_ms=result.get("settled_ms"),
         errors=list(result.get("errors") or []), console=list(result.get("console") or []),
+        requests=list(result.get("requests") or []),
     )
 
 

@@ -33,6 +33,9 @@ NODE_FLAGS = ("--experimental-vm-modules", "--no-warnings")
 # busy machine): that first session gets this much extra wall time.
 STARTUP_GRACE_S = 3.0
 STDERR_TAIL = 20
+# The page the detector runs in (location, document.URL, relative request URLs): a name under
+# .test (RFC 2606), so nothing could ever resolve it.
+DEFAULT_PAGE_URL = "https://www.icesim.test/"
 
 
 class ReplayUnavailable(Exception):
@@ -48,10 +51,11 @@ class RunnerJob:
     clock: str = "virtual"  # "virtual" | "real"
     max_ms: float = 120000.0
     console: int = 20
+    page_url: str = DEFAULT_PAGE_URL
 
     def line(self) -> bytes:
         job = {"detector": str(self.detector), "export": self.export, "clock": self.clock,
-               "max_ms": self.max_ms, "console": self.console}
+               "max_ms": self.max_ms, "console": self.console, "page_url": self.page_url}
         return (json.dumps(job) + "\n").encode()
 
 
