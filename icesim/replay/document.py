@@ -77,12 +77,12 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
     plan = sdp_plan(dialect, row, source)
     snapshots = local_descriptions(plan, source)
     page_ms = page_start_ms(session_id)
-    certificate = None
-    if family == "chrome":  # Safari's certificate is not captured: its SDP keeps the drawn fingerprint
-        certificate = session_certificate(_certificate_secret(session_id, plan.ident), created_at_s(page_ms))
-        snapshots = [[i, with_fingerprint(sdp, certificate.fingerprint)] for i, sdp in snapshots]
-    if row.get("sdp") and snapshots[-1][1] != (
-            with_fingerprint(row["sdp"], certificate.fingerprint) if certificate else row["sdp"]):
+    # Safari's certificate is not captured: its SDP keeps the drawn fingerprint, its report has none.
+    certificate = session_certificate(_certificate_secret(session_id, plan.ident),
+                                      created_at_s(page_ms)) if family == "chrome" else None
+    as_replayed = (lambda sdp: with_fingerprint(sdp, certificate.fingerprint)) if certificate else (lambda sdp: sdp)
+    snapshots = [[i, as_replayed(sdp)] for i, sdp in snapshots]
+    if row.get("sdp") and snapshots[-1][1] != as_replayed(row["sdp"]):
         log.warning("replay.sdp_differs", session_id=session_id, identity=plan.identity_source)
     rng = random.Random(f"icesim.replay:{session_id}")
     offer_ms, sld_ms = offer_timing(family, events[0]["t"] if events else None, rng)
