@@ -3,16 +3,18 @@ icesim/js/README.md). Pure: the browser rules come from the dialects.
 
 The SDP is recomputed, not stored: the engine drew the session's identity (ufrag, pwd,
 tiebreaker) as `dialect.new_identity(random.Random(seed))` (gathering/engine.py), so the same
-seed gives back the credentials, the o= line and the fingerprint, and `dialect.local_description`
-renders `pc.localDescription` after each signalled candidate exactly as the engine renders the
-final one (`--sdp`, the row's `sdp` column).
+seed gives back the credentials and the o= line, and `dialect.local_description` renders
+`pc.localDescription` after each signalled candidate exactly as the engine renders the final one
+(`--sdp`, the row's `sdp` column). One line differs for Chrome: the engine's fingerprint is drawn
+at random, but a Chrome page also reads the certificate itself (getStats), so the replay makes a
+real one per session (certificate.py) and its fingerprint replaces the engine's in every
+snapshot; the last snapshot is the row's `sdp` with that fingerprint.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ import structlog
 from ..config import ConfigError
 from ..dialects import ChromeDialect, Dialect, GatherIdentity, get_dialect
 from ..events import CANDIDATE_FIELDS, IceCandidate
+from .certificate import created_at_s, session_certificate, with_fingerprint
 from .stats import session_stats
 from .timing import offer_timing
 
@@ -73,13 +76,19 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
     source = whole or events
     plan = sdp_plan(dialect, row, source)
     snapshots = local_descriptions(plan, source)
-    if row.get("sdp") and snapshots[-1][1] != row["sdp"]:
+    page_ms = page_start_ms(session_id)
+    # Safari's certificate is not captured: its SDP keeps the drawn fingerprint, its report has none.
+    certificate = session_certificate(_certificate_secret(session_id, plan.ident),
+                                      created_at_s(page_ms)) if family == "chrome" else None
+    as_replayed = (lambda sdp: with_fingerprint(sdp, certificate.fingerprint)) if certificate else (lambda sdp: sdp)
+    snapshots = [[i, as_replayed(sdp)] for i, sdp in snapshots]
+    if row.get("sdp") and snapshots[-1][1] != as_replayed(row["sdp"]):
         log.warning("replay.sdp_differs", session_id=session_id, identity=plan.identity_source)
     rng = random.Random(f"icesim.replay:{session_id}")
     offer_ms, sld_ms = offer_timing(family, events[0]["t"] if events else None, rng)
     # No connection, no report: missing_api has no RTCPeerConnection, setup_throws rejects SLD.
     stats = [] if webrtc in ("missing_api", "setup_throws") else session_stats(
-        family, source, rng, ufrag=plan.ident.ufrag, fingerprint=_fingerprint(snapshots[0][1]),
+        family, source, rng, ufrag=plan.ident.ufrag, certificate=certificate and certificate.stats_entry(),
         transport_mids=[s.mid for s in plan.sections if s.transport_mid == s.mid],
         tiebreaker=plan.ident.tiebreaker, interfaces=row.get("interfaces"),
     )
@@ -90,7 +99,7 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
         "profile": row.get("profile"), "browser": f"{dialect.name}@{dialect.version}", "family": family,
         "user_agent": row.get("user_agent"), "web_address": row.get("web_address"), "webrtc": webrtc,
         "page_error": row.get("page_error"),
-        "page_ms": page_start_ms(session_id),
+        "page_ms": page_ms,
         "offer_sdp": offer_sdp(family, snapshots[0][1]), "offer_ms": offer_ms, "sld_ms": sld_ms,
         "events": events, "local_descriptions": snapshots, "stats": stats,
     }
@@ -134,9 +143,10 @@ def _onto_page_events(whole: list[dict[str, Any]], snapshots: list[list[Any]],
     return [[i, sdp] for i, sdp in sorted(by_index.items())], [[onto(i), entry] for i, entry in stats]
 
 
-def _fingerprint(sdp: str) -> str | None:
-    match = re.search(r"^a=fingerprint:sha-256 (\S+)", sdp, re.MULTILINE)
-    return match.group(1) if match else None
+def _certificate_secret(session_id: str, ident: GatherIdentity) -> str:
+    """What the session's certificate is made from: its id and its identity (seed-drawn), so
+    one row always gets the same certificate and two sessions never share one."""
+    return f"{session_id}|{ident.tiebreaker}|{ident.ufrag}|{ident.pwd}"
 
 
 def sdp_plan(dialect: Dialect, row: dict[str, Any], events: list[dict[str, Any]]) -> SdpPlan:

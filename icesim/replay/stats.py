@@ -27,10 +27,11 @@ Chrome (libwebrtc pc/rtc_stats_collector.cc ProduceIceCandidateStats):
   address "" under mDNS, "0.0.0.0" / "::" without (S2), priority 1509957375 / 1509959935;
 - "P" (peer-connection, from the start) and one "transport" per m-line transport (after
   setLocalDescription: C/dead_stun size 2 -> 4), `localCertificateId` naming the DTLS
-  certificate ("CF" + the SDP's fingerprint). The `certificate` entry itself is left out: its
-  DER bytes must hash to the SDP's fingerprint, which the dialect draws at random
-  (chrome_sdp.session_values) [open point]. `data-channel` entries depend on the page's own
-  createDataChannel calls: the module's business.
+  certificate; the `certificate` entry ("CF" + its fingerprint, certificate.py) is in the
+  report from the same moment on (C/*: first seen at signalingstatechange, with the
+  transports; not at negotiationneeded) and, like every entry but "P", gone after close().
+  `data-channel` entries depend on the page's own createDataChannel calls: the module's
+  business.
 
 Firefox: peer-connection (`{uuid}` id) first, then the candidates in creation order, then one
 transport per m-line; ids and transportIds random 32-bit hex without zero padding ("1430f1a").
@@ -70,10 +71,10 @@ def candidate_events(events: list[dict[str, Any]]) -> list[tuple[int, dict[str, 
 
 
 def session_stats(family: str, events: list[dict[str, Any]], rng: random.Random, *, ufrag: str,
-                  fingerprint: str | None, transport_mids: list[str], tiebreaker: int | None = None,
+                  certificate: dict[str, Any] | None, transport_mids: list[str], tiebreaker: int | None = None,
                   interfaces: str | None = None) -> list[list[Any]]:
-    """`[i, entry]` for one session's getStats() (see the module docstring). `ufrag` and
-    `fingerprint`: the session's local ICE ufrag and DTLS fingerprint (its SDP);
+    """`[i, entry]` for one session's getStats() (see the module docstring). `ufrag`: the
+    session's local ICE ufrag; `certificate`: Chrome's `certificate` entry (its SDP's);
     `transport_mids`: the m-lines that have a transport of their own; `tiebreaker`: the
     session's, for Chrome's hidden TCP candidates' foundations; `interfaces`: the dataset row's
     JSON list of the session's interfaces, for Chrome's networkType."""
@@ -83,14 +84,16 @@ def session_stats(family: str, events: list[dict[str, Any]], rng: random.Random,
     if family == "chrome":
         entries += _chrome_hidden_tcp(events, rng, tiebreaker)
     entries.append([-1, {"id": "P", "type": "peer-connection", "dataChannelsClosed": 0, "dataChannelsOpened": 0}])
+    if family == "chrome" and certificate:
+        entries.append([-1, certificate])
     for mid in transport_mids:
         transport: dict[str, Any] = {
             "bytesReceived": 0, "bytesSent": 0, "dtlsRole": "unknown", "dtlsState": "new",
             "iceLocalUsernameFragment": ufrag, "iceRole": "controlling", "iceState": "new",
             "packetsReceived": 0, "packetsSent": 0, "selectedCandidatePairChanges": 0,
         }
-        if family == "chrome" and fingerprint:
-            transport["localCertificateId"] = f"CF{fingerprint}"
+        if family == "chrome" and certificate:
+            transport["localCertificateId"] = certificate["id"]
         entries.append([-1, {"id": f"T{mid}1", "type": "transport", **dict(sorted(transport.items()))}])
     entries.sort(key=lambda pair: pair[1]["id"])
     return entries

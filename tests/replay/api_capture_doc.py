@@ -16,9 +16,10 @@ BROWSERS = {"chromium156": ("chrome@156", "chrome"), "firefox": ("firefox@153", 
 # The three event types a replay document carries (icesim/js/README.md); the module makes
 # signalingstatechange / negotiationneeded itself.
 REPLAYED = ("icegatheringstatechange", "icecandidate", "icecandidateerror")
-# Stats entries the document leaves out (icesim/js/README.md on branch cli: Chrome's
-# certificate; data-channel entries are the page's own channels, the module's to report).
-NOT_IN_DOCUMENT = ("certificate", "data-channel")
+# Stats entries the document leaves out: data-channel entries are the page's own channels, the
+# module's to report (icesim/js/README.md). Chrome's certificate is the capture's own (its DER
+# hashes to the capture's SDP fingerprint), as a dataset's document carries the replay's.
+NOT_IN_DOCUMENT = ("data-channel",)
 ERROR_FIELDS = ("address", "port", "url", "errorCode", "errorText", "hostCandidate")
 
 

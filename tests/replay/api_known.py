@@ -22,10 +22,9 @@ class Known:
                 and self.scenario in ("*", scenario))
 
 
-# Items 1-6, 8-20 were fixed in the module (js 488d1c2, 1d69020); what is left:
+# Items 1-6, 8-20 were fixed in the module (js 488d1c2, 1d69020), Chrome's certificate entry
+# (item 7) by the replay certificate (icesim/replay/certificate.py); what is left:
 KNOWN: tuple[Known, ...] = (
-    # 7: Chrome's certificate entry is not in the document (icesim/replay/stats.py on cli)
-    Known("chromium156", "stats", "statsAtEnd.types", 7),
     # 7: F/dead_stun: the browser garbage-collected the page's unreferenced channel, so its
     # data-channel entry is gone (the browser's doing, not to copy)
     Known("firefox", "stats", "statsAtEnd.types", 7, "dead_stun"),

@@ -1,7 +1,7 @@
 """Replay documents (icesim/replay/document.py) from real gathers on loopback sockets: the SDP
-snapshots end in exactly the SDP the engine rendered itself (`--sdp`), the identity matches the
-candidates, one stats entry per signalled candidate in each browser's form, the page's WebRTC
-availability, and the offer timings."""
+snapshots end in exactly the SDP the engine rendered itself (`--sdp`; Chrome: with the replay
+certificate's fingerprint), the identity matches the candidates, one stats entry per signalled
+candidate in each browser's form, the page's WebRTC availability, and the offer timings."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+import structlog
 
 import icesim
 from alias_net import AliasNet
+from icesim.replay.certificate import with_fingerprint
 from icesim.replay.document import SCHEMA, replay_document
 from icesim.replay.sessions import gather_row
 from icesim.stun_server import StunServer
@@ -61,6 +63,17 @@ def local(doc: dict) -> list[tuple[int, dict]]:
     return [(i, e) for i, e in doc["stats"] if e["type"] == "local-candidate"]
 
 
+def engine_sdp_as_replayed(doc: dict, engine_sdp: str) -> str:
+    """The engine's SDP as the page sees it: Chrome's names the replay certificate (the
+    document's `certificate` stats entry), Firefox's is unchanged."""
+    certificates = [e for _, e in doc["stats"] if e["type"] == "certificate"]
+    if doc["family"] != "chrome":
+        assert certificates == []
+        return engine_sdp
+    (certificate,) = certificates
+    return with_fingerprint(engine_sdp, certificate["fingerprint"])
+
+
 def candidate_indexes(doc: dict) -> list[int]:
     return [i for i, e in enumerate(doc["events"]) if e["type"] == "icecandidate" and e["candidate"]]
 
@@ -78,7 +91,10 @@ async def test_the_last_snapshot_is_the_engines_own_sdp(browser, options) -> Non
     row, engine_sdp = await gathered(browser, **options)
     doc = replay_document(row)
     snapshots = doc["local_descriptions"]
-    assert snapshots[-1][1] == engine_sdp
+    assert snapshots[-1][1] == engine_sdp_as_replayed(doc, engine_sdp)
+    if doc["family"] == "chrome":  # only the fingerprint lines differ
+        assert snapshots[-1][1] != engine_sdp
+        assert with_fingerprint(snapshots[-1][1], "X") == with_fingerprint(engine_sdp, "X")
     # One snapshot after setLocalDescription, then one per signalled candidate (Firefox's "" marker too).
     assert [i for i, _ in snapshots] == [-1, *candidate_indexes(doc)]
     ufrags = {e["candidate"]["usernameFragment"] for e in doc["events"] if e["type"] == "icecandidate" and e["candidate"]}
@@ -127,9 +143,18 @@ async def test_without_a_seed_the_ufrag_comes_from_the_candidates() -> None:
         assert replay_document({**row, "seed": seed}) == doc  # but stable per session id
 
 
-async def test_a_row_with_its_own_sdp_checks_against_it(caplog) -> None:
-    row, engine_sdp = await gathered("firefox")
-    assert replay_document({**row, "sdp": engine_sdp})["local_descriptions"][-1][1] == engine_sdp
+@pytest.mark.parametrize("browser", ["chrome", "firefox"])
+async def test_a_row_with_its_own_sdp_checks_against_it(browser) -> None:
+    """A row's `sdp` (profiles with page.sdp) is the last snapshot, Chrome's fingerprint aside;
+    any other difference is logged."""
+    row, engine_sdp = await gathered(browser)
+    with structlog.testing.capture_logs() as logs:
+        doc = replay_document({**row, "sdp": engine_sdp})
+    assert doc["local_descriptions"][-1][1] == engine_sdp_as_replayed(doc, engine_sdp)
+    assert not [e for e in logs if e["event"] == "replay.sdp_differs"]
+    with structlog.testing.capture_logs() as logs:
+        replay_document({**row, "sdp": engine_sdp.replace("a=setup:actpass", "a=setup:active")})
+    assert [e["session_id"] for e in logs if e["event"] == "replay.sdp_differs"] == ["s-1"]
 
 
 async def test_chrome_stats_one_entry_per_candidate_plus_the_hidden_tcp_hosts() -> None:
@@ -162,6 +187,7 @@ async def test_chrome_stats_one_entry_per_candidate_plus_the_hidden_tcp_hosts() 
     assert others["P"] == (-1, {"id": "P", "type": "peer-connection", "dataChannelsClosed": 0, "dataChannelsOpened": 0})
     i, transport = others["T01"]
     fingerprint = re.search(r"a=fingerprint:sha-256 (\S+)", doc["offer_sdp"]).group(1)
+    assert others[f"CF{fingerprint}"][0] == -1  # the certificate (test_replay_certificate.py)
     assert i == -1 and transport == {
         "id": "T01", "type": "transport", "bytesReceived": 0, "bytesSent": 0, "dtlsRole": "unknown", "dtlsState": "new",
         "iceLocalUsernameFragment": cand["usernameFragment"], "iceRole": "controlling", "iceState": "new",
@@ -218,6 +244,7 @@ async def test_safari_renders_with_chromes_sdp_and_standard_stats() -> None:
     assert doc["family"] == "safari" and doc["browser"] == "safari@26"
     assert doc["local_descriptions"][-1][1].startswith("v=0\r\no=- ")
     assert local(doc) and all(not {"ip", "isRemote", "networkType"} & set(e) for _, e in local(doc))
+    assert "certificate" not in {e["type"] for _, e in doc["stats"]}  # not captured: not made up
 
 
 @pytest.mark.parametrize("webrtc,want", [("present", "available"), ("missing_api", "missing_api"),
@@ -236,7 +263,7 @@ async def test_webrtc_availability(webrtc, want) -> None:
     else:
         assert [e["type"] for e in doc["events"]] == [e["type"] for e in events]
         # The swallowed candidates still reach pc.localDescription and getStats.
-        assert doc["local_descriptions"][-1][1] == engine_sdp
+        assert doc["local_descriptions"][-1][1] == engine_sdp_as_replayed(doc, engine_sdp)
         indexes = [i for i, _ in doc["local_descriptions"]]
         assert indexes == sorted(set(indexes)) and indexes[-1] < len(doc["events"])
         assert len(local(doc)) == sum(1 for e in row["events"] if e["type"] == "icecandidate" and e["candidate"]) + 2
@@ -321,7 +348,7 @@ async def test_stats_entries_have_the_captured_keys_in_order(browser, path) -> N
     for _, entry in doc["stats"]:
         keys = ("id", "timestamp", *list(entry)[1:])
         assert (entry["type"], keys) in captured, entry
-    assert {t for t, _ in captured} - {e["type"] for _, e in doc["stats"]} <= {"certificate", "data-channel"}
+    assert {t for t, _ in captured} - {e["type"] for _, e in doc["stats"]} <= {"data-channel"}
 
 
 def test_the_page_start_is_a_loaded_pages_age_fixed_per_session() -> None:
