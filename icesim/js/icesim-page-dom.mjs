@@ -1,7 +1,8 @@
 // icesim page DOM: a minimal, spec-shaped `document` and inert elements for the Node runner's
 // page (never installed in a real page, whose own document stays). Enough for fingerprinting
 // scripts that read the document, create an element or a canvas, append a node or set a cookie:
-// nothing is laid out or rendered, no HTML is parsed, no script or style is loaded.
+// nothing is laid out or rendered, no HTML is parsed, no script runs and no style applies (an
+// image, a script or an iframe with a src is "loaded" through page.load: recorded, never sent).
 //
 // Self-contained like the other icesim-*.mjs parts: it refers to nothing but its parameters and
 // the realm's own built-ins (the runner evaluates its source text inside each vm context).
@@ -107,8 +108,9 @@ export function icesimPageDom(global, natives, page) {
     }
     list.splice(at, 0, child);
     slotOf(child).parent = parent;
-    const s = slotOf(child);
-    if (s.onConnect && child.isConnected) s.onConnect(child);
+    if (child.isConnected) {
+      for (const node of [child, ...descendants(child)]) { const hook = slotOf(node).onConnect; if (hook) hook(node); }
+    }
     return child;
   }
   // Tag names ("div"), "#id" and ".class" selectors over the tree; anything else matches nothing.
@@ -269,7 +271,7 @@ export function icesimPageDom(global, natives, page) {
   Object.assign(Canvas, { getContext() { return null; }, toDataURL() { return "data:,"; } });
   for (const key of ["getContext", "toDataURL"]) Object.defineProperty(Canvas, key, { enumerable: true });
 
-  // img: setting src loads it (page.loadImage records the request and fires load/error).
+  // img: setting src loads it (page.load records the request and fires load/error).
   const Img = classes.get("img").prototype;
   Object.defineProperty(Img, "src", { enumerable: true, configurable: true,
     ...Object.getOwnPropertyDescriptor({
@@ -294,8 +296,19 @@ export function icesimPageDom(global, natives, page) {
       slot.onAttribute = (el, key, value) => {
         if (key !== "src") return;
         slot.loaded = false;
-        page.loadImage(el, value, () => { slot.loaded = true; });
+        page.load("image", el, value, () => { slot.loaded = true; });
       };
+    } else if (tag === "script" || tag === "iframe") {
+      // HTML "prepare the script element": a connected script with a src or some text has
+      // started (a src set later is not fetched); a connected iframe loads each src it is given.
+      const load = (el) => {
+        const src = slot.attrs.get("src");
+        if (!el.isConnected || slot.started || (src === undefined && (tag === "iframe" || slot.text === ""))) return;
+        if (tag === "script") slot.started = true;
+        if (src !== undefined) page.load(tag, el, src, () => {});
+      };
+      slot.onConnect = load;
+      slot.onAttribute = (el, key) => { if (key === "src") load(el); };
     }
     return make(Ctor, slot);
   }

@@ -28,7 +28,7 @@ export function icesimPageEnv(global, natives, host) {
       return `${two(d.getMonth() + 1)}/${two(d.getDate())}/${d.getFullYear()} `
         + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
     },
-    loadImage: (img, src, done) => net.loadImage(img, src, done),
+    load: (api, element, src, done) => net.load(api, element, src, done),
   });
   net = icesimPageNet(global, N, host, win.resolve);
 

@@ -1,8 +1,9 @@
 // icesim page network: fetch, navigator.sendBeacon, XMLHttpRequest and image loads of the Node
 // runner's page. Nothing leaves the process: each send is handed to `host.request({api, method,
 // url, body})` (the runner records it in the session's result) and answered by a server that
-// accepts everything: fetch and XHR get `204 No Content`, an image a 1x1 GIF (its load event
-// fires), a beacon is queued (true). Responses arrive one task later on the page's clock.
+// accepts everything: fetch and XHR get `204 No Content`, an image a 1x1 GIF, a script or an
+// iframe an empty document (their load event fires), a beacon is queued (true). Responses
+// arrive one task later on the page's clock.
 //
 // Self-contained like the other icesim-*.mjs parts.
 
@@ -213,12 +214,13 @@ export function icesimPageNet(global, natives, host, resolveUrl) {
   }
   N.finishInterface(XMLHttpRequest, "XMLHttpRequest", 0);
 
-  // An <img> whose src was set: the request, then load (a 1x1 GIF) or error (a bad URL).
-  function loadImage(img, src, done) {
-    const url = resolveUrl(src);
-    if (url !== null && src !== "") host.request({ api: "image", method: "GET", url, body: null });
-    later(() => { done(); fire(img, url === null || src === "" ? "error" : "load"); });
+  // An <img>, <script> or <iframe> with a src: the request, then load (a 1x1 GIF, an empty
+  // script or page) or error (an empty or bad URL).
+  function load(api, element, src, done) {
+    const url = src === "" ? null : resolveUrl(src);
+    if (url !== null) host.request({ api, method: "GET", url, body: null });
+    later(() => { done(); fire(element, url === null ? "error" : "load"); });
   }
 
-  return { fetch, sendBeacon, loadImage, interfaces: { Headers, Response, ProgressEvent, XMLHttpRequestEventTarget, XMLHttpRequest } };
+  return { fetch, sendBeacon, load, interfaces: { Headers, Response, ProgressEvent, XMLHttpRequestEventTarget, XMLHttpRequest } };
 }

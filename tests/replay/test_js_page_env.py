@@ -268,3 +268,44 @@ function beaconOnly(callback, page) {
         request, = line["requests"]
         assert request == {"t": 120, "api": "beacon", "method": "POST", "url": "http://shop.example.com:8080/a/collect",
                            "body": json.dumps({"sid": line["session_id"], "at": "/a/b"}, separators=(",", ":"))}
+
+
+@needs_node
+def test_scripts_iframes_and_images_with_a_src_are_recorded_loads(tmp_path: Path) -> None:
+    detector = write_detector(tmp_path, r"""
+function jsonp() {
+  const events = [];
+  const on = (el, name) => { el.onload = () => events.push(name + ":load"); el.onerror = () => events.push(name + ":error"); };
+  const detached = document.createElement("script");
+  detached.src = "/never.js";  // not connected: not fetched
+  const inline = document.createElement("script");
+  inline.textContent = "var seen = 1;";
+  document.head.appendChild(inline);
+  inline.src = "/too-late.js";  // already started as an inline script: not fetched
+  const empty = document.createElement("script");
+  document.head.appendChild(empty);  // no src, no text: not started yet
+  const script = document.createElement("script");
+  on(script, "script");
+  script.src = "https://cdn.example.test/cb.js?v=" + encodeURIComponent(navigator.userAgent.slice(0, 7));
+  document.getElementsByTagName("head")[0].appendChild(script);
+  const wrapper = document.createElement("div");
+  const frame = document.createElement("iframe");
+  on(frame, "iframe");
+  frame.setAttribute("src", "frame.html");
+  wrapper.appendChild(frame);
+  document.body.appendChild(wrapper);  // connected with its parent
+  const blank = new Image();
+  on(blank, "blank");
+  blank.src = "";
+  empty.src = "late.js";  // now it is fetched (connected, not started)
+  return new Promise((resolve) => setTimeout(() => resolve(events), 10));
+}
+""")
+    result, = replay(detector, [fixture_doc("chrome_stun")], page_url="https://shop.example.com/p/index.html")
+    assert result["status"] == "resolved", result
+    assert sorted(result["value"]) == ["blank:error", "iframe:load", "script:load"]
+    assert [(r["api"], r["method"], r["url"], r["body"]) for r in result["requests"]] == [
+        ("script", "GET", "https://cdn.example.test/cb.js?v=Mozilla", None),
+        ("iframe", "GET", "https://shop.example.com/p/frame.html", None),
+        ("script", "GET", "https://shop.example.com/p/late.js", None),
+    ]
