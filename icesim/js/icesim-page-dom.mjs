@@ -396,5 +396,14 @@ export function icesimPageDom(global, natives, page) {
   Object.defineProperty(Image, "prototype", { value: classes.get("img").prototype });
   Object.defineProperty(Image, "length", { value: 0 });
   interfaces.Image = Image;
-  return { document, interfaces };
+  // getComputedStyle(el): no cascade or layout here: the element's inline declarations, read-only.
+  function computedStyle(element) {
+    if (!slots.has(element) || slotOf(element).nodeType !== 1) {
+      throw new TypeError("Failed to execute 'getComputedStyle' on 'Window': parameter 1 is not of type 'Element'.");
+    }
+    const copy = newStyle();
+    copy.cssText = element.style.cssText;
+    return copy;
+  }
+  return { document, interfaces, computedStyle };
 }

@@ -53,7 +53,14 @@ export function icesimPageEnv(global, natives, host) {
   }
   accessor("origin", () => new global.URL(win.href()).origin, null, true);
   accessor("isSecureContext", () => new global.URL(win.href()).protocol === "https:", null, true);
-  Object.defineProperty(global, "fetch", { value: net.fetch, writable: true, enumerable: true, configurable: true });
+  const methods = {
+    fetch: net.fetch,
+    matchMedia: win.matchMedia,
+    getComputedStyle: N.markNative({ getComputedStyle(element) { return dom.computedStyle(element); } }.getComputedStyle),
+  };
+  for (const name of Object.keys(methods)) {
+    Object.defineProperty(global, name, { value: methods[name], writable: true, enumerable: true, configurable: true });
+  }
   N.defineHandlers(global, ["load", "beforeunload", "unload", "pagehide", "pageshow", "message", "storage", "focus",
     "blur", "resize", "scroll"]);
 

@@ -172,10 +172,62 @@ export function icesimPageWindow(global, natives, host) {
     },
   };
 
+  // matchMedia: the media features a fingerprinting script asks about, for this form factor
+  // (light scheme, no reduced motion; touch on mobile); an unknown feature does not match.
+  const mobile = form.dpr > 1;
+  const FEATURES = {
+    "prefers-color-scheme": "light", "prefers-reduced-motion": "no-preference", "prefers-contrast": "no-preference",
+    "forced-colors": "none", "inverted-colors": "none", "display-mode": "browser", "color-gamut": "srgb",
+    "dynamic-range": "standard", pointer: mobile ? "coarse" : "fine", "any-pointer": mobile ? "coarse" : "fine",
+    hover: mobile ? "none" : "hover", "any-hover": mobile ? "none" : "hover",
+    orientation: mobile ? "portrait" : "landscape", scan: "progressive", grid: "0", monochrome: "0", color: "8",
+  };
+  const SIZES = { width: () => form.w, height: () => form.innerH, "device-width": () => form.w, "device-height": () => form.h,
+    resolution: () => form.dpr * 96, "-webkit-device-pixel-ratio": () => form.dpr };
+  const px = (text) => { const m = /^([\d.]+)(px|dppx|dpi|x)?$/.exec(text); if (!m) return NaN; const v = Number(m[1]);
+    return m[2] === "dppx" || m[2] === "x" ? v * 96 : v; };
+  const matchesFeature = (feature) => {
+    const m = /^\(\s*([\w-]+)\s*(?::\s*([^)]+?))?\s*\)$/.exec(feature.trim());
+    if (!m) return feature.trim() === "all" || feature.trim() === "screen";
+    const name = m[1].replace(/^-webkit-(min-|max-)/, "$1-webkit-");
+    const value = m[2];
+    if (name in FEATURES) return value === undefined ? FEATURES[name] !== "none" && FEATURES[name] !== "0" : FEATURES[name] === value.trim();
+    const range = /^(min-|max-)?(.*)$/.exec(name);
+    const size = SIZES[range[2]];
+    if (!size || value === undefined) return false;
+    const wanted = range[2].endsWith("ratio") ? Number(value.trim()) : px(value.trim());
+    const have = size();
+    return range[1] === "min-" ? have >= wanted : range[1] === "max-" ? have <= wanted : have === wanted;
+  };
+  const evaluateMedia = (query) => query.split(",").some((part) => {
+    const negated = /^\s*not\s+/.test(part);
+    const matched = part.replace(/^\s*(not|only)\s+/, "").split(/\s+and\s+/).every(matchesFeature);
+    return negated ? !matched : matched;
+  });
+  class MediaQueryList extends N.EventTarget {
+    constructor() { super(); illegal(); }
+    get media() { return slotOf(this).media; }
+    get matches() { return slotOf(this).matches; }
+    addListener() {}
+    removeListener() {}
+  }
+  N.defineHandlers(MediaQueryList.prototype, ["change"]);
+  N.finishInterface(MediaQueryList, "MediaQueryList", 0);
+  function matchMedia(query) {
+    if (arguments.length < 1) {
+      throw new TypeError("Failed to execute 'matchMedia' on 'Window': 1 argument required, but only 0 present.");
+    }
+    const media = String(query).trim().replace(/\s+/g, " ").toLowerCase();
+    const list = make(MediaQueryList, { media, matches: media === "" || evaluateMedia(media) });
+    N.adoptEventTarget(list);
+    return list;
+  }
+  N.markNative(matchMedia, "matchMedia");
+
   return {
-    location, history, screen, cookies, href, form,
+    location, history, screen, cookies, href, form, matchMedia,
     localStorage: newStorage(), sessionStorage: newStorage(),
     resolve(url) { try { return new URLClass(String(url), current.href).href; } catch { return null; } },
-    interfaces: { Location, History, Screen, Storage },
+    interfaces: { Location, History, Screen, Storage, MediaQueryList },
   };
 }

@@ -309,3 +309,37 @@ function jsonp() {
         ("iframe", "GET", "https://shop.example.com/p/frame.html", None),
         ("script", "GET", "https://shop.example.com/p/late.js", None),
     ]
+
+
+MEDIA_DETECTOR = r"""
+function media() {
+  const queries = ["(prefers-color-scheme: dark)", "(pointer: coarse)", "(hover: hover)", "(min-width: 1024px)",
+    "(orientation: portrait)", "(-webkit-min-device-pixel-ratio: 2)", "not all and (monochrome)", "(bogus: 1)"];
+  const div = document.createElement("div");
+  div.style.cssText = "color: red; display: none";
+  const started = performance.now();
+  return new Promise((resolve) => requestAnimationFrame((frame) => resolve({
+    matches: queries.map((q) => matchMedia(q).matches), list: String(matchMedia("(color)")),
+    computed: [getComputedStyle(div).getPropertyValue("display"), getComputedStyle(div).color],
+    frame: [frame - started, performance.now() - started],
+  })));
+}
+"""
+
+
+@needs_node
+@pytest.mark.parametrize(("user_agent", "matches"), [
+    (None, [False, False, True, True, False, False, True, False]),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile "
+     "Safari/537.36", [False, True, False, False, True, True, True, False]),
+])
+def test_media_queries_follow_the_form_factor_and_animation_frames_run(tmp_path: Path, user_agent, matches) -> None:
+    detector = write_detector(tmp_path, MEDIA_DETECTOR)
+    doc = fixture_doc("chrome_stun", page_ms=1000.05, **({"user_agent": user_agent} if user_agent else {}))
+    result, = replay(detector, [doc])
+    assert result["status"] == "resolved", result
+    value = result["value"]
+    assert value["matches"] == matches and value["list"] == "[object MediaQueryList]"
+    assert value["computed"] == ["none", "red"]
+    waited, now = value["frame"]  # the next 60 Hz frame of the page's clock (icesim-clock.mjs)
+    assert 0 < waited <= 1000 / 60 and now == waited
