@@ -147,7 +147,11 @@ export function icesimPageDom(global, natives, page) {
     set className(value) { this.setAttribute("class", value); }
     get children() { return listOf(HTMLCollection, slotOf(this).children.filter((c) => slotOf(c).nodeType === 1)); }
     get innerHTML() { return slotOf(this).html; }
-    set innerHTML(value) { const s = slotOf(this); s.html = String(value); s.children.length = 0; }
+    set innerHTML(value) {
+      const s = slotOf(this);
+      for (const child of s.children.splice(0)) slotOf(child).parent = null;
+      s.html = String(value);
+    }
     getAttribute(name) { const v = slotOf(this).attrs.get(String(name).toLowerCase()); return v === undefined ? null : v; }
     setAttribute(name, value) {
       if (arguments.length < 2) {

@@ -17,15 +17,68 @@ export function icesimPageNet(global, natives, host, resolveUrl) {
     if (slot === undefined) throw new TypeError("Illegal invocation");
     return slot;
   };
-  // What a body sends, as text (binary as UTF-8 with replacement characters).
+  const decode = (bytes) => new global.TextDecoder().decode(bytes);
+  const isBinary = (x) => ArrayBuffer.isView(x) || Object.prototype.toString.call(x) === "[object ArrayBuffer]";
+
+  // Blob and FormData (a bare vm context has neither), so that `sendBeacon(url, new Blob([json]))`
+  // works and its body can be recorded as it is sent.
+  class Blob {
+    constructor(parts, options) {
+      const list = parts === undefined ? [] : [...parts];
+      const text = list.map((part) => (slots.has(part) && "blobText" in slots.get(part) ? slots.get(part).blobText
+        : isBinary(part) ? decode(part) : String(part))).join("");
+      const type = options && options.type !== undefined ? String(options.type).toLowerCase() : "";
+      slots.set(this, { blobText: text, type: /^[\x20-\x7e]*$/.test(type) ? type : "" });
+    }
+    get size() { return new global.TextEncoder().encode(slotOf(this).blobText).length; }
+    get type() { return slotOf(this).type; }
+    text() { return Promise.resolve(slotOf(this).blobText); }
+    arrayBuffer() { return Promise.resolve(new global.TextEncoder().encode(slotOf(this).blobText).buffer); }
+    slice(start, end, type) {
+      const bytes = new global.TextEncoder().encode(slotOf(this).blobText).slice(start, end);
+      return new Blob([bytes], { type: type === undefined ? "" : type });
+    }
+  }
+  N.finishInterface(Blob, "Blob", 0);
+  class FormData {
+    constructor() { slots.set(this, { fields: [] }); }
+    append(name, value) { slotOf(this).fields.push([String(name), fieldValue(value)]); }
+    set(name, value) {
+      const key = String(name);
+      const entry = [key, fieldValue(value)];
+      const fields = slotOf(this).fields;
+      const at = fields.findIndex((f) => f[0] === key);
+      if (at < 0) fields.push(entry);
+      else slotOf(this).fields = fields.filter((f, i) => f[0] !== key || i === at).map((f) => (f[0] === key ? entry : f));
+    }
+    get(name) { const f = slotOf(this).fields.find((x) => x[0] === String(name)); return f ? f[1] : null; }
+    getAll(name) { return slotOf(this).fields.filter((x) => x[0] === String(name)).map((x) => x[1]); }
+    has(name) { return slotOf(this).fields.some((x) => x[0] === String(name)); }
+    delete(name) { slotOf(this).fields = slotOf(this).fields.filter((x) => x[0] !== String(name)); }
+    forEach(callback, thisArg) { for (const [k, v] of slotOf(this).fields) callback.call(thisArg, v, k, this); }
+    entries() { return slotOf(this).fields.map((f) => [f[0], f[1]]).values(); }
+    keys() { return slotOf(this).fields.map((f) => f[0]).values(); }
+    values() { return slotOf(this).fields.map((f) => f[1]).values(); }
+    [Symbol.iterator]() { return this.entries(); }
+  }
+  const fieldValue = (value) => (slots.has(value) && "blobText" in slots.get(value) ? value : String(value));
+  N.finishInterface(FormData, "FormData", 0);
+
+  // What a body sends, as text (binary as UTF-8 with replacement characters; a FormData as its
+  // fields URL-encoded: the multipart boundary says nothing about the page).
   const bodyText = (body) => {
     if (body === undefined || body === null) return null;
     if (typeof body === "string") return body;
-    if (ArrayBuffer.isView(body) || Object.prototype.toString.call(body) === "[object ArrayBuffer]") {
-      return new global.TextDecoder().decode(body);
+    if (isBinary(body)) return decode(body);
+    const slot = slots.get(body);
+    if (slot && "blobText" in slot) return slot.blobText;
+    if (slot && "fields" in slot) {
+      return slot.fields.map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(typeof v === "string" ? v
+        : slots.get(v).blobText)).join("&");
     }
     return String(body); // URLSearchParams serializes; other objects as the browser does: String(x)
   };
+  const { encodeURIComponent } = global;
 
   class Headers {
     constructor(init) {
@@ -222,5 +275,5 @@ export function icesimPageNet(global, natives, host, resolveUrl) {
     later(() => { done(); fire(element, url === null ? "error" : "load"); });
   }
 
-  return { fetch, sendBeacon, load, interfaces: { Headers, Response, ProgressEvent, XMLHttpRequestEventTarget, XMLHttpRequest } };
+  return { fetch, sendBeacon, load, interfaces: { Blob, FormData, Headers, Response, ProgressEvent, XMLHttpRequestEventTarget, XMLHttpRequest } };
 }

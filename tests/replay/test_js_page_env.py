@@ -343,3 +343,23 @@ def test_media_queries_follow_the_form_factor_and_animation_frames_run(tmp_path:
     assert value["computed"] == ["none", "red"]
     waited, now = value["frame"]  # the next 60 Hz frame of the page's clock (icesim-clock.mjs)
     assert 0 < waited <= 1000 / 60 and now == waited
+
+
+@needs_node
+def test_blob_and_form_data_bodies_are_recorded_as_sent(tmp_path: Path) -> None:
+    detector = write_detector(tmp_path, r"""
+function beaconBlob() {
+  const form = new FormData();
+  form.append("sid", "a b");
+  form.append("file", new Blob(["raw"]));
+  form.set("sid", "c&d");
+  navigator.sendBeacon("/json", new Blob([JSON.stringify({ bot: true }), new Uint8Array([33])], { type: "application/json" }));
+  navigator.sendBeacon("/form", form);
+  const blob = new Blob(["h\u00e9"]);
+  return blob.text().then((text) => [text, blob.size, String(blob), [...form.keys()], form.get("sid")]);
+}
+""")
+    result, = replay(detector, [fixture_doc("chrome_stun")])
+    assert result["value"] == ["h\u00e9", 3, "[object Blob]", ["sid", "file"], "c&d"]
+    assert [(r["url"], r["body"]) for r in result["requests"]] == [
+        ("https://www.icesim.test/json", '{"bot":true}!'), ("https://www.icesim.test/form", "sid=c%26d&file=raw")]
