@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -89,6 +90,8 @@ def _check_mode(opts: dict[str, Any], ctx: click.Context) -> None:
 @click.option("--max-ms", type=float, default=120000.0, show_default=True, metavar="MS", help="A detector that has not settled after MS ms of browser time is unsettled.")
 @click.option("--wall-timeout", type=float, default=10.0, show_default=True, metavar="S",
               help="Real seconds a session may take (plus its browser time with --real-time); past it the runner is killed (a busy loop), the session is unsettled and a fresh runner goes on.")
+@click.option("--fixed-date", is_flag=True,
+              help="Date.now() and the Chrome certificate count from a fixed time origin (2026-11-18T09:46:40Z) instead of the wall clock: the same documents on every run.")
 @click.option("--scenario", default=None, metavar="NAMES", help="Only these scenarios (comma-separated names or globs).")
 @click.option("--profile", default=None, metavar="NAMES", help="Only these profiles (comma-separated names or globs).")
 @click.option("--limit", type=int, default=None, metavar="N", help="At most N sessions (after the filters, in dataset order).")
@@ -141,7 +144,7 @@ def _replay(opts: dict[str, Any]) -> None:
     rows = _read(opts)
     for row in rows:
         check_row(row)  # every row checked before anything runs; documents are built as they are fed
-    documents = (replay_document(row) for row in rows)
+    documents = (replay_document(row, _called_at(opts)) for row in rows)
     command = node_command()
     real_time = opts["real_time"]
     job = RunnerJob(detector=opts["detector"].resolve(), export=opts["export"], clock="real" if real_time else "virtual",
@@ -193,6 +196,11 @@ def _progress(total: int, off: bool) -> Iterator[Callable[[int], None]]:
         yield advance
 
 
+def _called_at(opts: dict[str, Any]) -> float | None:
+    """When the page calls the detector: now (its Date.now() is today's), or the fixed origin."""
+    return None if opts["fixed_date"] else time.time() * 1000.0
+
+
 def _serve(opts: dict[str, Any]) -> None:
     """--serve: icesim/replay/serve.py serves the documents, the module and the detector to a real browser."""
     from .replay.document import replay_document
@@ -205,7 +213,7 @@ def _serve(opts: dict[str, Any]) -> None:
         rows = _read({**opts, "sessions_path": opts["serve_path"]})
     except ConfigError as exc:  # the sessions came as --serve DIR: name that option
         raise ConfigError("--serve" if exc.field_name == "--sessions" else exc.field_name, exc.value, exc.reason) from None
-    serve(rows=rows, build_document=replay_document,
+    serve(rows=rows, build_document=lambda row: replay_document(row, _called_at(opts)),
           describe=lambda result, document: outcome_of(document, result, opts["rejected"]).line(),
           detector=opts["detector"], export=opts["export"], port=opts["port"],
           clock="real" if opts["real_time"] else "virtual", max_ms=opts["max_ms"], console_lines=opts["console"])

@@ -143,7 +143,8 @@ async function runSession(job, detector, doc) {
   // The page has been loading for page_ms when the detector runs; settled_ms and max_ms count
   // from the detector's start.
   const startMs = Number.isFinite(doc.page_ms) ? doc.page_ms : 0;
-  const clock = new kit.VirtualClock({ quantumMs: kit.family(family).performanceQuantumMs, onError: report, startMs });
+  const epochMs = Number.isFinite(doc.epoch_ms) ? doc.epoch_ms : undefined;  // performance.timeOrigin
+  const clock = new kit.VirtualClock({ quantumMs: kit.family(family).performanceQuantumMs, onError: report, startMs, epochMs });
   const sinceStart = () => Math.round((clock.performanceNow() - startMs) * 1000) / 1000;
   clock.install(global);
 

@@ -23,7 +23,7 @@ import structlog
 from ..config import ConfigError
 from ..dialects import ChromeDialect, Dialect, GatherIdentity, get_dialect
 from ..events import CANDIDATE_FIELDS, IceCandidate
-from .certificate import created_at_s, session_certificate, with_fingerprint
+from .certificate import PAGE_EPOCH_MS, created_at_s, session_certificate, with_fingerprint
 from .stats import session_stats
 from .timing import offer_timing
 
@@ -62,8 +62,12 @@ def check_row(row: dict[str, Any]) -> tuple[Dialect, str]:
     return dialect, webrtc
 
 
-def replay_document(row: dict[str, Any]) -> dict[str, Any]:
-    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's)."""
+def replay_document(row: dict[str, Any], called_at_ms: float | None = None) -> dict[str, Any]:
+    """The replay document for one session row (`session_row`'s keys, or sessions.gather_row's).
+
+    `called_at_ms`: the wall clock (Unix ms) at which the page calls the detector, so that
+    Date.now() and the certificate's validity are today's; None: the fixed PAGE_EPOCH_MS time
+    origin, for documents that are the same byte for byte on every run."""
     session_id = str(row["session_id"])
     dialect, webrtc = check_row(row)
     family = dialect.name
@@ -77,9 +81,10 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
     plan = sdp_plan(dialect, row, source)
     snapshots = local_descriptions(plan, source)
     page_ms = page_start_ms(session_id)
+    epoch_ms = PAGE_EPOCH_MS if called_at_ms is None else int(called_at_ms - page_ms)
     # Safari's certificate is not captured: its SDP keeps the drawn fingerprint, its report has none.
     certificate = session_certificate(_certificate_secret(session_id, plan.ident),
-                                      created_at_s(page_ms)) if family == "chrome" else None
+                                      created_at_s(page_ms, epoch_ms)) if family == "chrome" else None
     as_replayed = (lambda sdp: with_fingerprint(sdp, certificate.fingerprint)) if certificate else (lambda sdp: sdp)
     snapshots = [[i, as_replayed(sdp)] for i, sdp in snapshots]
     if row.get("sdp") and snapshots[-1][1] != as_replayed(row["sdp"]):
@@ -99,7 +104,7 @@ def replay_document(row: dict[str, Any]) -> dict[str, Any]:
         "profile": row.get("profile"), "browser": f"{dialect.name}@{dialect.version}", "family": family,
         "user_agent": row.get("user_agent"), "web_address": row.get("web_address"), "webrtc": webrtc,
         "page_error": row.get("page_error"),
-        "page_ms": page_ms,
+        "page_ms": page_ms, "epoch_ms": epoch_ms,
         "offer_sdp": offer_sdp(family, snapshots[0][1]), "offer_ms": offer_ms, "sld_ms": sld_ms,
         "events": events, "local_descriptions": snapshots, "stats": stats,
     }

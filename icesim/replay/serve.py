@@ -13,7 +13,6 @@ Only 127.0.0.1 is bound: the pages' WebRTC is the replay, nothing else leaves th
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
@@ -134,7 +133,7 @@ class ReplayServer:
         self.results: dict[str, dict[str, Any]] = {}
         self._out = out
         self._lock = threading.Lock()
-        self._document = functools.lru_cache(maxsize=512)(lambda sid: build_document(self.rows[sid]))
+        self._build = build_document  # per request: a document dated now (icesim replay --fixed-date: not)
         self.httpd = _QuietServer((HOST, port), _handler(self))
         self.httpd.daemon_threads = True
 
@@ -157,7 +156,7 @@ class ReplayServer:
         self.httpd.server_close()
 
     def document(self, session_id: str) -> dict[str, Any]:
-        return self._document(session_id)
+        return self._build(self.rows[session_id])
 
     def summary(self, session_id: str) -> dict[str, Any]:
         row = self.rows[session_id]
@@ -345,11 +344,12 @@ def serve(*, rows: Sequence[dict[str, Any]], build_document: BuildDocument, desc
     first = server.order[0]
     what = f"detector {det.path.name} ({det.kind})" if det else "no detector: window.icesim.run(fn) in each page"
     count = f"{len(server.order)} session{'s' if len(server.order) != 1 else ''}"
-    err.write(f"icesim replay: serving {count} at {server.url} ({what}; {clock} clock)\n"
-              f"icesim replay: first page {server.run_url(first)}; results as JSON lines on stdout; Ctrl-C stops\n")
-    err.flush()
+    # SIGTERM stops it like Ctrl-C from the moment the URL is out (a client may stop it at once).
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
+        err.write(f"icesim replay: serving {count} at {server.url} ({what}; {clock} clock)\n"
+                  f"icesim replay: first page {server.run_url(first)}; results as JSON lines on stdout; Ctrl-C stops\n")
+        err.flush()
         server.serve_forever()
     except (KeyboardInterrupt, _Stopped):
         pass

@@ -154,7 +154,8 @@ async function setUp() {
   // As the runner: performance.now() coarsened as the family does (Chromium 0.1 ms, Gecko 1 ms).
   const quantumMs = familyModule.icesimFamily(family).performanceQuantumMs;
   // The virtual time line goes on from the page's real age, as performance.now() would.
-  const clock = config.clock === "virtual" ? new module.VirtualClock({ quantumMs, onError: reportToPage, startMs: realNow() }) : null;
+  const clock = config.clock === "virtual"
+    ? new module.VirtualClock({ quantumMs, onError: reportToPage, startMs: realNow(), epochMs: performance.timeOrigin }) : null;
   if (clock) clock.install(window);
   const replay = module.installIcesim(window, doc, { ...(clock ? { clock } : {}), reportError: reportToPage });
   if (doc.user_agent) presentAs(doc.user_agent, family);

@@ -10,11 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from icesim.replay import pool
+from icesim.replay.certificate import PAGE_EPOCH_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_RUNNER = ROOT / "icesim" / "js" / "replay-runner.mjs"
@@ -174,3 +176,23 @@ def test_a_node_runner_option_with_serve_is_an_error(dataset: Path, extra, optio
     assert done.returncode == 2 and done.stdout == ""
     line, = done.stderr.strip().splitlines()
     assert line.startswith(f"icesim: error: invalid {option} ") and line.endswith("only applies without --serve (the Node runner)")
+
+
+def test_the_page_date_is_the_wall_clock_unless_fixed(tmp_path: Path, dataset: Path) -> None:
+    """Date.now() in the page is today's (a detector may compare it with its server's clock);
+    --fixed-date gives the fixed time origin of reproducible documents."""
+    det = write(tmp_path, "date.js", "function detect(cb) { cb({ now: Date.now(), origin: performance.timeOrigin,"
+                                     " since: performance.now() }); }\n")
+    before = time.time() * 1000.0
+    live = run_cli("--sessions", str(dataset), "--detector", str(det), "--format", "jsonl", "--limit", "3")
+    after = time.time() * 1000.0
+    fixed = run_cli("--sessions", str(dataset), "--detector", str(det), "--format", "jsonl", "--limit", "3", "--fixed-date")
+    for done in (live, fixed):
+        assert done.returncode == 0, done.stderr
+    live_values = [json.loads(x)["value"] for x in live.stdout.splitlines()[:3]]
+    fixed_values = [json.loads(x)["value"] for x in fixed.stdout.splitlines()[:3]]
+    for value in live_values:
+        assert before - 5.0 <= value["now"] <= after + 5.0
+        assert value["now"] == pytest.approx(value["origin"] + value["since"], abs=1.0)
+    assert {v["origin"] + v["since"] >= 1795000000000 for v in fixed_values} == {True}
+    assert [v["now"] for v in fixed_values] == [int(PAGE_EPOCH_MS + v["since"]) for v in fixed_values]

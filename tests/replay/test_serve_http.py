@@ -5,15 +5,18 @@ its bad input (one line, exit 2)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from detectors_support import GATHER_IPS_TIMEOUT, IP_MISMATCH, dataset_rows, icesim, make_dataset, replay_jsonl
 from icesim.replay.document import replay_document
@@ -32,7 +35,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(dataset: Path):
-    proc = ServeProcess(serve_args(dataset, GATHER_IPS_TIMEOUT, "gatherWebRtcIps", port=0))
+    # --fixed-date: documents comparable byte for byte with replay_document(row)
+    proc = ServeProcess(serve_args(dataset, GATHER_IPS_TIMEOUT, "gatherWebRtcIps", 0, "--fixed-date"))
     yield proc
     assert proc.stop() == 0, "".join(proc.stderr)  # SIGTERM ends it cleanly
 
@@ -75,6 +79,25 @@ def test_documents_are_the_node_replays(server: ServeProcess, dataset: Path) -> 
     for row in read_sessions(dataset):
         status, _, body = get(f"{server.url}doc/{row['session_id']}.json")
         assert status == 200 and json.loads(body) == json.loads(json.dumps(replay_document(row)))
+
+
+def test_without_fixed_date_a_document_is_dated_when_it_is_served(dataset: Path) -> None:
+    proc = ServeProcess(serve_args(dataset, port=0))
+    try:
+        row = next(r for r in read_sessions(dataset) if r["browser"].startswith("chrome") and r["webrtc"] == "present")
+        before = time.time() * 1000.0
+        doc = json.loads(get(f"{proc.url}doc/{row['session_id']}.json")[2])
+        after = time.time() * 1000.0
+        # the page calls its detector now: Date.now() then is epoch_ms + page_ms
+        assert before - 1.0 <= doc["epoch_ms"] + doc["page_ms"] <= after + 1.0
+        cert = x509.load_der_x509_certificate(base64.b64decode(
+            next(e for _, e in doc["stats"] if e["type"] == "certificate")["base64Certificate"]))
+        assert abs(cert.not_valid_before_utc.timestamp() + 86400 - before / 1000.0) < 2.0  # made now, valid from a day ago
+        fixed = replay_document(row)
+        assert {k: v for k, v in doc.items() if k not in ("epoch_ms", "offer_sdp", "local_descriptions", "stats")} \
+            == {k: v for k, v in fixed.items() if k not in ("epoch_ms", "offer_sdp", "local_descriptions", "stats")}
+    finally:
+        assert proc.stop() == 0
 
 
 def test_page_installs_the_module_before_loading_the_detector(server: ServeProcess, dataset: Path) -> None:
