@@ -10,13 +10,8 @@
 export function icesimPageDom(global, natives, page) {
   const { Object, Map, WeakMap, String, Number, TypeError, Symbol, Proxy, Reflect } = global;
   const N = natives;
-  const illegal = () => { throw new TypeError("Illegal constructor"); };
-  const slots = new WeakMap();
-  const slotOf = (object) => {
-    const slot = slots.get(object);
-    if (slot === undefined) throw new TypeError("Illegal invocation");
-    return slot;
-  };
+  const slots = N.slotStore();
+  const { slotOf, illegal } = slots;
   const make = (Ctor, slot) => {
     const object = Object.create(Ctor.prototype);
     N.adoptEventTarget(object);

@@ -10,13 +10,8 @@ export function icesimPageWindow(global, natives, host) {
   const { Object, Map, WeakMap, String, Number, TypeError, Proxy, Reflect, Math } = global;
   const N = natives;
   const URLClass = global.URL;
-  const illegal = () => { throw new TypeError("Illegal constructor"); };
-  const slots = new WeakMap();
-  const slotOf = (object) => {
-    const slot = slots.get(object);
-    if (slot === undefined) throw new TypeError("Illegal invocation");
-    return slot;
-  };
+  const slots = N.slotStore();
+  const { slotOf, illegal } = slots;
   const make = (Ctor, slot) => { const o = Object.create(Ctor.prototype); slots.set(o, slot); return o; };
   let current = new URLClass(host.pageUrl);
   const href = () => current.href;

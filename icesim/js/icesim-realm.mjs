@@ -381,8 +381,24 @@ export function icesimNatives(global, family) {
     if (ownEvents && !listenerLists.has(object)) listenerLists.set(object, new Map());
   }
 
+  // Internal slots of the objects an interface hands out: the page cannot construct them
+  // ("Illegal constructor") and a method called on a foreign object throws "Illegal invocation".
+  function slotStore() {
+    const slots = new WeakMap();
+    return {
+      has: (object) => slots.has(object),
+      set: (object, slot) => { slots.set(object, slot); return object; },
+      slotOf(object) {
+        const slot = slots.get(object);
+        if (slot === undefined) throw new TypeError("Illegal invocation");
+        return slot;
+      },
+      illegal() { throw new TypeError("Illegal constructor"); },
+    };
+  }
+
   return {
-    adoptEventTarget,
+    adoptEventTarget, slotStore,
     markNative, finishInterface, defineGlobal, pageObject, domException, DOMException, Event, EventTarget,
     ownEvents, fire, defineHandlers, getHandler, now,
     report(error) { reportError(error); },
