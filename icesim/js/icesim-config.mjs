@@ -1,5 +1,5 @@
 // icesim RTCConfiguration checks: what the RTCPeerConnection constructor (and setConfiguration)
-// reject, with each browser's exception and text (capture: the cap helper's API captures,
+// reject, with each browser's exception and text (capture: the API captures,
 // `badInput` in tests/data/{chromium156,firefox}/api/stun.json).
 //
 // Self-contained like the other icesim-*.mjs parts.

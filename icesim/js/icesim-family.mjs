@@ -1,7 +1,7 @@
 // icesim per-family table: the DOM-API details that differ between browser families.
 //
-// Facts from real captures (shared/captures, tests/data/chromium156, the cap helper's API
-// captures) are marked "capture"; the rest is read from Chromium/Gecko/WebKit sources or a guess
+// Facts from real captures (shared/captures, tests/data/chromium156, the API captures in
+// tests/data/{chromium156,firefox}/api, tests/data/API_FACTS.md) are marked "capture"; the rest is read from Chromium/Gecko/WebKit sources or a guess
 // (marked "guess"). Self-contained like the other icesim-*.mjs parts.
 
 export function icesimFamily(name) {
@@ -78,7 +78,7 @@ export function icesimFamily(name) {
       };
     },
   };
-  const firefoxClosed = () => "Peer connection is closed"; // capture (cap helper, firefox/api)
+  const firefoxClosed = () => "Peer connection is closed"; // capture (tests/data/firefox/api)
   const firefox = Object.assign({}, chrome, {
     name: "firefox",
     webkitAlias: false,

@@ -5,7 +5,7 @@ module stamps `timestamp`. Keys come in WebIDL dictionary order (id, type, then 
 sorted lexicographically), the order a page's `Object.keys(entry)` shows in both browsers
 (API captures, `_keysInOrder`). The list is in the browser's report order.
 
-Facts: the API captures of cap (wt-cap tests/data/API_FACTS.md: C/* = chromium156/api, F/* =
+Facts: the API captures (tests/data/API_FACTS.md: C/* = tests/data/chromium156/api, F/* =
 firefox/api) and the `page.stats` of shared/captures S1-S8, F3d, F8c.
 
 Chrome (libwebrtc pc/rtc_stats_collector.cc ProduceIceCandidateStats):

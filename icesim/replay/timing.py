@@ -2,7 +2,7 @@
 
 Measured (ms since just before `createOffer()`; SLD is called as soon as the offer resolves) in
 shared/captures (`tCreateOfferResolved`, `tSetLocalDescriptionResolved`) and in the API
-captures of wt-cap tests/data/API_FACTS.md (C/* chromium156/api, F/* firefox/api):
+captures summed up in tests/data/API_FACTS.md (C/* chromium156/api, F/* firefox/api):
 - Chromium 156: the offer resolves 12.6-27.3 ms after the call (S1-S8), 7-16 ms (C/*); SLD
   3.7-18.4 ms after its call (S1-S8), 2-11 ms (C/*); "gathering" fires 0.2-18.7 ms after SLD
   resolved (S7, S8: 0.2 ms; C/*: 0.3-8.4 ms).

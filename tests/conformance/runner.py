@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import coturn as _coturn  # tests/coturn.py
+import netns_support  # tests/netns_support.py
+from netns_support import NETNS_ETC, NETNS_RUN, delete_namespace, namespace_unavailable
 import scenarios as sc
 
 T = TypeVar("T")
 PREFIX = "isc"
-NETNS_RUN = Path("/run/netns")
-NETNS_ETC = Path("/etc/netns")
 IPV6 = Path("/proc/net/if_inet6")
 REPO = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).resolve().parent / "page.html"
@@ -59,12 +59,7 @@ def unavailable_reason() -> str | None:
         _coturn.find_turnserver()
     except _coturn.CoturnNotInstalled as exc:
         return str(exc)
-    probe = f"{PREFIX}{os.getpid()}-probe"
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if done.returncode != 0:
-        return f"cannot create a network namespace: {done.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
+    return namespace_unavailable(PREFIX)
 
 
 def browser_missing(browser: str) -> str | None:
@@ -76,22 +71,7 @@ def browser_missing(browser: str) -> str | None:
 
 def sweep_leftovers() -> None:
     """Remove the namespaces (and /etc/netns entries) of conformance runs whose process died."""
-    names = [p.name for p in NETNS_RUN.glob(f"{PREFIX}*")] if NETNS_RUN.exists() else []
-    names += [p.name for p in NETNS_ETC.glob(f"{PREFIX}*")] if NETNS_ETC.exists() else []
-    for name in sorted(set(names)):
-        pid = name[len(PREFIX):].partition("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-            _delete_netns(name)
-
-
-def _delete_netns(name: str) -> None:
-    if (NETNS_RUN / name).exists():
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    shutil.rmtree(NETNS_ETC / name, ignore_errors=True)
+    netns_support.sweep_leftovers(PREFIX)
 
 
 def _sh(*argv: str, stdin: str | None = None) -> None:
@@ -182,7 +162,7 @@ class Lab:
 
     def down(self) -> None:
         for ns in (self.browser, self.gateway, self.server):
-            _delete_netns(ns)
+            delete_namespace(ns)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,29 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import netns_support
 from detectors_support import REPO
 
-PREFIX = f"idt{os.getpid()}-"
+NAMESPACE_PREFIX = "idt"  # namespaces idt<pid>-... (tests/netns_support.py)
+PREFIX = f"{NAMESPACE_PREFIX}{os.getpid()}-"
 _names = itertools.count()
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:(\d+)/)")
-
-
-def sweep_leftovers() -> None:
-    """Namespaces of test runs whose process died (`idt<pid>-...`, pid gone): their processes
-    are killed and the namespaces removed."""
-    netns = Path("/run/netns")
-    for entry in (netns.iterdir() if netns.is_dir() else ()):
-        m = re.fullmatch(r"idt(\d+)-.+", entry.name)
-        if m and int(m[1]) != os.getpid() and not Path(f"/proc/{m[1]}").exists():
-            delete_namespace(entry.name)
-
-
-def delete_namespace(name: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), 9)
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def namespace_unavailable() -> str | None:
@@ -58,13 +42,8 @@ def namespace_unavailable() -> str | None:
         return "`chromium` is not installed (Debian package chromium; make test installs it)"
     if shutil.which("node") is None:
         return "node is not installed (make test installs it)"
-    sweep_leftovers()
-    probe = f"{PREFIX}probe"
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if done.returncode != 0:
-        return f"cannot create a network namespace: {done.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
+    netns_support.sweep_leftovers(NAMESPACE_PREFIX)
+    return netns_support.namespace_unavailable(NAMESPACE_PREFIX)
 
 
 @contextlib.contextmanager
@@ -76,7 +55,7 @@ def loopback_namespace() -> Iterator[str]:
         subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True, capture_output=True)
         yield name
     finally:
-        delete_namespace(name)
+        netns_support.delete_namespace(name)
 
 
 class ServeProcess:

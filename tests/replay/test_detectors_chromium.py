@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 import pytest
 
 from detectors_support import DETECTORS
-from serve_support import PREFIX, PipeChromium, delete_namespace, namespace_unavailable
+from netns_support import delete_namespace
+from serve_support import PREFIX, PipeChromium, namespace_unavailable
 
 REASON = namespace_unavailable() or (None if shutil.which("turnserver") else "coturn's turnserver is not installed "
                                      "(make test installs it)") or (None if shutil.which("nft") else "`nft` is missing")

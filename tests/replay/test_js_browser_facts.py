@@ -1,7 +1,7 @@
 """Per-browser API facts the module must reproduce, as captured from Chromium 156 and Firefox ESR 153.
 
-Expected values come from the cap helper's API captures (tests/data/{chromium156,firefox}/api/,
-summarised in tests/data/API_FACTS.md once merged).
+Expected values come from the API captures (tests/data/{chromium156,firefox}/api/,
+summarised in tests/data/API_FACTS.md).
 """
 
 from __future__ import annotations

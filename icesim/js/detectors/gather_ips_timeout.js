@@ -19,7 +19,9 @@
  */
 function gatherWebRtcIps(callback, page) {
   var GATHER_MS = 1000;
-  var iceServers = (page && page.iceServers) || [{ urls: "stun:stun.l.google.com:19302" }];
+  // A name that resolves nowhere (.test, RFC 6761): in a replay the recorded servers answer; on a
+  // real page pass page.iceServers. No detector here names a real public server.
+  var iceServers = (page && page.iceServers) || [{ urls: "stun:stun.icesim.test:3478" }];
   var IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
   var HEXTET = /^[0-9a-f]{1,4}$/i;
 

@@ -20,7 +20,9 @@
  */
 function detectIceErrorOrSilence(callback, page) {
   var SILENCE_MS = 2000;
-  var iceServers = (page && page.iceServers) || [{ urls: "stun:stun.l.google.com:19302" }];
+  // A name that resolves nowhere (.test, RFC 6761): in a replay the recorded servers answer; on a
+  // real page pass page.iceServers. No detector here names a real public server.
+  var iceServers = (page && page.iceServers) || [{ urls: "stun:stun.icesim.test:3478" }];
 
   return new Promise(function (resolve) {
     var settled = false;

@@ -27,7 +27,9 @@
  */
 
 const GATHER_WAIT_MS = 3000;
-const DEFAULT_ICE_SERVERS = [{ urls: "stun:stun.l.google.com:19302" }];
+// A name that resolves nowhere (.test, RFC 6761): in a replay the recorded servers answer; on a
+// real page pass page.iceServers. No detector here names a real public server.
+const DEFAULT_ICE_SERVERS = [{ urls: "stun:stun.icesim.test:3478" }];
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HEXTET = /^[0-9a-f]{1,4}$/i;
 

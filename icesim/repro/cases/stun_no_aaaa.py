@@ -35,6 +35,6 @@ CASE = Case(
           "(real, embedded) STUN server; the IPv6 socket finds no AAAA record and reports a "
           "host-lookup 701 at once.",
     detector="Benign: the most common 701 on the web (a host with an IPv6 stack and an "
-             "IPv4-only STUN name, e.g. stun.l.google.com on many networks). A srflx next to it "
+             "IPv4-only STUN name, as many public STUN names are). A srflx next to it "
              "means WebRTC works; a detector must not flag this as a proxy or a bot.",
 )
